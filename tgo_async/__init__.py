@@ -1,0 +1,1 @@
+"""tgo_async: asyncio client for the TGO Business messaging API."""
