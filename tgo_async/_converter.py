@@ -1,0 +1,324 @@
+"""The one cattrs converter: every structure hook for the response models lives here.
+
+Why a hand-tuned converter rather than cattrs' defaults:
+
+* cattrs' ``str``/``bool`` hooks call ``str(v)``/``bool(v)``, so ``null`` becomes ``"None"`` and
+  ``"false"`` becomes ``True``. The hooks below accept only sane inputs.
+* The docs show ``2025-01-10T08:00:00Z``; Laravel also emits ``.000000Z`` and offsets. All become
+  aware datetimes (a naive timestamp is taken as UTC).
+* Unknown enum values become ``UNKNOWN`` and the ``*_raw`` field keeps the server's string.
+* Unknown fields are ignored and ``null`` is accepted wherever the docs show a value.
+
+cattrs generates one structure function per class on first use and caches it; ``structure``
+additionally caches the dispatch result, so the hot path (``structure(body, Message)`` on every
+send) is one dict lookup plus the generated function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from types import NoneType, UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from ._errors import DecodeError
+from .models import (
+    ContactLookup,
+    MediaInfo,
+    Message,
+    MessageStatus,
+    MessageType,
+    ReasonCode,
+    SenderNumber,
+    SenderStatus,
+    Usage,
+    UsageEntry,
+    VerificationStatus,
+)
+
+__all__ = ["converter", "make_converter", "structure"]
+
+T = TypeVar("T")
+
+_ENUMS = (SenderStatus, VerificationStatus, MessageType, MessageStatus, ReasonCode)
+_MESSAGE_TYPES = tuple(t.value for t in MessageType if t is not MessageType.UNKNOWN)
+
+
+# --- scalar hooks -------------------------------------------------------------------------------
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    """A string; numbers are tolerated (a phone sent as a number), null and containers are not."""
+    if type(value) is str:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    """An integer; integral floats and digit strings are tolerated, ``True`` and ``1.5`` are not."""
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    """A boolean; 0/1 and "true"/"false" are tolerated, other strings are not (``bool("false")``)."""
+    if value is True or value is False:
+        return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if folded in _TRUE:
+            return True
+        if folded in _FALSE:
+            return False
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
+
+
+def _parse_datetime(value: Any, _: Any = None) -> datetime:
+    """ISO 8601 with ``Z``, fractions or an offset, or epoch seconds -> aware datetime."""
+    if type(value) is str:
+        parsed = datetime.fromisoformat(value)
+    elif isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return datetime.fromtimestamp(value, UTC)
+    else:
+        raise TypeError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_raw(value: Any, _: Any) -> str | None:
+    """The server's original value of an enum field, kept for debugging; never fails."""
+    if value is None or type(value) is str:
+        return value
+    return str(value)
+
+
+def _enum_hook(enum_cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """Unknown values (and null) become ``UNKNOWN``: a dict hit first, ``_missing_`` otherwise.
+
+    ``Enum.__call__`` costs ~3x a dict lookup, and each model has one or two enums.
+    """
+    get = enum_cls._value2member_map_.get
+
+    def structure_enum(value: Any, _: Any) -> Any:
+        if type(value) is str:
+            member = get(value)
+            if member is not None:
+                return member
+        return enum_cls(value)
+
+    return structure_enum
+
+
+def _is_optional(tp: Any) -> bool:
+    return get_origin(tp) in (Union, UnionType) and len(args := get_args(tp)) == 2 and NoneType in args
+
+
+def _optional_hook(tp: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """``X | None``: cattrs' own hook re-inspects the union on every call; this resolves it once."""
+    inner_type = next(a for a in get_args(tp) if a is not NoneType)
+    inner = conv.get_structure_hook(inner_type)
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        return None if value is None else inner(value, inner_type)
+
+    return structure_optional
+
+
+def _structure_media(value: Any, _: Any) -> MediaInfo | None:
+    """Media metadata is undocumented: take what is recognisable, never fail a send over it."""
+    if not isinstance(value, Mapping):
+        return None
+    size = value.get("size", value.get("size_bytes"))
+    return MediaInfo(
+        filename=_opt_str(value.get("filename", value.get("file_name", value.get("name")))),
+        content_type=_opt_str(value.get("content_type", value.get("mime_type"))),
+        size=size if type(size) is int else None,
+        sha256=_opt_str(value.get("sha256")),
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return None if value is None else _structure_int(value, int)
+    except TypeError:
+        return None
+
+
+# --- usage: undocumented, so tolerant by hand ---------------------------------------------------
+
+_ENTRY_LIST_KEYS = ("data", "usage", "senders", "sender_numbers", "items", "results")
+_BY_TYPE_KEYS = ("by_type", "counts", "types", "per_type", "messages_by_type", "breakdown")
+_TOTAL_KEYS = ("total", "total_messages", "messages_count", "count", "messages")
+
+
+def _structure_usage(body: Any, _: Any) -> Usage:
+    """Usage as a bare list, ``{"data": [...]}``, ``{"data": {...}}``, a map keyed by sender or one object."""
+    if isinstance(body, list):
+        return Usage(entries=_usage_entries(body), raw={"data": body})
+    if not isinstance(body, dict):
+        raise TypeError(f"expected a JSON object or array, got {type(body).__name__}")
+    for key in _ENTRY_LIST_KEYS:
+        inner = body.get(key)
+        if isinstance(inner, list | dict):
+            return Usage(entries=_structure_usage(inner, Usage).entries, raw=body)
+    if body and all(isinstance(v, Mapping) and _is_sender_key(k) for k, v in body.items()):
+        # {"12": {...}, "+2010...": {...}}: keyed by sender number id or phone.
+        items = [{_sender_key(k): k, **v} for k, v in body.items()]
+        return Usage(entries=_usage_entries(items), raw=body)
+    return Usage(entries=_usage_entries([body]), raw=body)
+
+
+def _is_sender_key(key: str) -> bool:
+    return key.isdigit() or (key.startswith("+") and key[1:].isdigit())
+
+
+def _sender_key(key: str) -> str:
+    return "sender_number_id" if key.isdigit() else "sender_phone"
+
+
+def _usage_entries(items: list[Any]) -> tuple[UsageEntry, ...]:
+    entries = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise TypeError(f"expected an object for usage entry [{index}], got {type(item).__name__}")
+        entries.append(_structure_usage_entry(item))
+    return tuple(entries)
+
+
+def _structure_usage_entry(item: Mapping[str, Any]) -> UsageEntry:
+    sender = item.get("sender_number") or item.get("sender")
+    sender = sender if isinstance(sender, Mapping) else {}
+    sender_id = _opt_int(item.get("sender_number_id", item.get("sender_id", sender.get("id"))))
+    phone = _opt_str(item.get("sender_phone", item.get("phone", sender.get("phone"))))
+
+    by_type: dict[str, int] = {}
+    nested = next((item[k] for k in _BY_TYPE_KEYS if isinstance(item.get(k), Mapping)), None)
+    for key, value in (nested or item).items():
+        if nested is not None or key in _MESSAGE_TYPES:
+            count = _opt_int(value)
+            if count is not None:
+                by_type[str(key)] = count
+    total = next((t for t in (_opt_int(item.get(k)) for k in _TOTAL_KEYS) if t is not None), None)
+    return UsageEntry(
+        sender_number_id=sender_id,
+        sender_phone=phone,
+        total=total if total is not None else sum(by_type.values()),
+        by_type=by_type,
+    )
+
+
+# --- the converter -------------------------------------------------------------------------------
+
+
+def _dict_only(hook: Callable[[Any, Any], T], name: str) -> Callable[[Any, Any], T]:
+    """Reject a non-object body with a clear message instead of a ``KeyError``/``TypeError`` deep inside."""
+
+    def structure_object(value: Any, cls: Any) -> T:
+        if type(value) is not dict and not isinstance(value, Mapping):
+            raise TypeError(f"expected a JSON object for {name}, got {type(value).__name__}")
+        return hook(value, cls)
+
+    return structure_object
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter with every hook; call once (``converter`` below is that one)."""
+    # detailed_validation costs nothing measurable here (try blocks are free on 3.11) and gives
+    # transform_error a path for every bad field.
+    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(datetime, _parse_datetime)
+    for enum_cls in _ENUMS:
+        conv.register_structure_hook(enum_cls, _enum_hook(enum_cls))
+    conv.register_structure_hook_factory(_is_optional, lambda tp: _optional_hook(tp, conv))
+    raw = _structure_raw
+
+    def register(cls: type[Any], **overrides: Any) -> Callable[[Any, Any], Any]:
+        hook = _dict_only(make_dict_structure_fn(cls, conv, **overrides), cls.__name__)
+        conv.register_structure_hook(cls, hook)
+        return hook
+
+    register(
+        SenderNumber,
+        status_raw=override(rename="status", struct_hook=raw),
+        verification_status_raw=override(rename="verification_status", struct_hook=raw),
+    )
+    register(ContactLookup, reason_code_raw=override(rename="reason_code", struct_hook=raw))
+    conv.register_structure_hook(MediaInfo, _structure_media)
+    message_hook = make_dict_structure_fn(
+        Message,
+        conv,
+        message_type_raw=override(rename="message_type", struct_hook=raw),
+        status_raw=override(rename="status", struct_hook=raw),
+        media=override(struct_hook=_structure_media),
+    )
+
+    def structure_message(value: Any, cls: Any) -> Message:
+        if type(value) is dict:
+            # The send response may say ``type`` (the request's name) where logs say ``message_type``.
+            if "message_type" not in value and "type" in value:
+                value = {**value, "message_type": value["type"]}
+        elif not isinstance(value, Mapping):
+            raise TypeError(f"expected a JSON object for Message, got {type(value).__name__}")
+        return message_hook(value, cls)
+
+    conv.register_structure_hook(Message, structure_message)
+    conv.register_structure_hook(Usage, _structure_usage)
+    return conv
+
+
+converter = make_converter()
+_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
+def _describe(cls: Any) -> str:
+    return getattr(cls, "__name__", None) or repr(cls)
+
+
+def _format_exception(exc: BaseException, type_: type | None) -> str:
+    """cattrs' wording plus our hooks' own reason, which names the JSON type that was found."""
+    text = cattrs.v.format_exception(exc, type_)
+    if isinstance(exc, TypeError) and exc.args and str(exc.args[0]).startswith("expected "):
+        text = f"{text} ({exc.args[0]})" if type_ is not None else str(exc.args[0])
+    return text
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure decoded JSON into ``cls``; any mismatch raises ``DecodeError`` with the body attached."""
+    try:
+        hook = _hooks[cls]
+    except KeyError:
+        hook = _hooks[cls] = converter.get_structure_hook(cls)
+    try:
+        return hook(data, cls)  # type: ignore[no-any-return]
+    except DecodeError:
+        raise
+    except Exception as exc:
+        problems = cattrs.transform_error(exc, format_exception=_format_exception)
+        raise DecodeError(
+            f"response did not match {_describe(cls)}: {'; '.join(problems)}", body=data
+        ) from exc

@@ -1,0 +1,127 @@
+"""One API call: limiter, retry engine, transport and response decoding put together.
+
+Resources call ``get`` or ``send``; nothing here knows about individual endpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from yarl import URL
+
+from ._errors import APIError
+from ._http import decode_json, error_from_response, parse_retry_after
+from ._logging import mask_url
+from ._messages import PreparedSend
+from ._retry import Retrier, RetryPolicy
+from ._transport import RawResponse, Transport
+
+if TYPE_CHECKING:
+    from ._scoped_limiter import ScopedRateLimiter
+
+__all__ = ["Requester"]
+
+log = logging.getLogger("tgo_async")
+
+
+class Requester:
+    __slots__ = ("limiter", "on_ambiguous", "retrier", "transport")
+
+    def __init__(self, transport: Transport, retrier: Retrier, limiter: ScopedRateLimiter | None,
+                 on_ambiguous: str) -> None:
+        self.transport = transport
+        self.retrier = retrier
+        self.limiter = limiter
+        self.on_ambiguous = on_ambiguous
+
+    def __repr__(self) -> str:
+        return f"Requester({self.transport!r})"
+
+    async def get(self, url: URL, *, policy: RetryPolicy | None = None) -> Any:
+        """GET and decode JSON; every transient failure is retried (a GET changes nothing)."""
+
+        async def attempt(n: int, time_left: float | None) -> Any:
+            return await self._exchange("GET", url, None, None, None, time_left)
+
+        return await self.retrier.call(attempt, method="GET", path=url.path, is_send=False,
+                                       on_ambiguous="retry", policy=policy)
+
+    async def post_json(self, url: URL, body: bytes, *, scope: str | None = None,
+                        policy: RetryPolicy | None = None, on_ambiguous: str | None = None) -> Any:
+        """POST JSON that is not a message send (sender registration): same delivery rules."""
+
+        async def attempt(n: int, time_left: float | None) -> Any:
+            return await self._exchange("POST", url, body, None, scope, time_left)
+
+        return await self.retrier.call(attempt, method="POST", path=url.path, is_send=True,
+                                       on_ambiguous=on_ambiguous or self.on_ambiguous, policy=policy)
+
+    async def send(self, url: URL, prepared: PreparedSend, *, policy: RetryPolicy | None = None,
+                   on_ambiguous: str | None = None) -> Any:
+        """POST a message; a body is rebuilt for every attempt (media reopened or rewound)."""
+
+        async def attempt(n: int, time_left: float | None) -> Any:
+            return await self._exchange("POST", url, prepared.json_body, prepared, prepared.sender, time_left)
+
+        return await self.retrier.call(attempt, method="POST", path=url.path, is_send=True,
+                                       on_ambiguous=on_ambiguous or self.on_ambiguous, policy=policy)
+
+    async def _exchange(self, method: str, url: URL, body: bytes | None, prepared: PreparedSend | None,
+                        scope: str | None, time_left: float | None) -> Any:
+        if self.limiter is not None:
+            await self.limiter.acquire(scope)
+        t = self.transport
+        media = prepared.media if prepared is not None else None
+        if media is None:
+            headers = t.json_headers if body is not None else t.get_headers
+            raw = await t.request(method, url, headers, data=body, timeout=self._timeout(time_left, False))
+        else:
+            assert prepared is not None
+            lock = media.exclusive
+            async with lock if lock is not None else contextlib.nullcontext():
+                with media.open() as readable:
+                    form = aiohttp.FormData(prepared.form_fields)
+                    form.add_field("media", readable, filename=media.filename, content_type=media.content_type)
+                    raw = await t.request(method, url, t.get_headers, data=form,
+                                          timeout=self._timeout(time_left, True))
+        return self._decode(raw, scope, method, url)
+
+    def _timeout(self, time_left: float | None, media: bool) -> aiohttp.ClientTimeout:
+        base = self.transport.media_timeout if media else self.transport.json_timeout
+        if time_left is None or time_left >= (base.sock_read or 0) and time_left >= (base.connect or 0):
+            return base
+        left = max(time_left, 0.001)
+        return aiohttp.ClientTimeout(total=None, connect=min(left, base.connect or left),
+                                     sock_connect=min(left, base.sock_connect or left),
+                                     sock_read=min(left, base.sock_read or left))
+
+    def _decode(self, raw: RawResponse, scope: str | None, method: str, url: URL) -> Any:
+        status = raw.status
+        if status < 300:
+            if self.limiter is not None:
+                self.limiter.on_response(scope, status, raw.headers, None)
+            return decode_json(raw.body) if raw.body else None
+        retry_after = parse_retry_after(raw.headers) if status in (429, 503) else None
+        if self.limiter is not None:
+            self.limiter.on_response(scope, status, raw.headers, retry_after)
+        error = _api_error(raw)
+        if retry_after is not None:
+            error.retry_after = retry_after
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d %s", method, mask_url(url), status, error.code or "")
+        raise error
+
+
+def _api_error(raw: RawResponse) -> APIError:
+    text: str | None = None
+    try:
+        body: Any = decode_json(raw.body) if raw.body else None
+    except Exception:
+        body = None
+        text = raw.body[:2000].decode("utf-8", "replace")
+    headers: Mapping[str, str] = raw.headers
+    return error_from_response(raw.status, body if text is None else text, headers, raw_text=text)

@@ -1,0 +1,127 @@
+"""The one place that talks to aiohttp: session lifecycle, one request, exception mapping.
+
+Every aiohttp exception is turned into ours here, raised ``from None``: aiohttp's exceptions
+and the frames they come from hold the request headers, so the API key, and must not ride
+along in ``__cause__`` or in a traceback printed with locals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from ._config import ClientConfig, mask_key
+from ._errors import ConnectError, ConnectionLostError, RedirectError
+
+__all__ = ["RawResponse", "Transport"]
+
+log = logging.getLogger("tgo_async")
+
+
+class _SecretHeaders(dict[str, str]):
+    """Request headers whose repr never shows the API key."""
+
+    def __repr__(self) -> str:
+        return repr({k: (mask_key(v) if k == "X-Api-Key" else v) for k, v in self.items()})
+
+
+class RawResponse:
+    """Status, headers and the whole body; the aiohttp response is already released."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: CIMultiDictProxy[str] | Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"RawResponse(status={self.status}, body={len(self.body)} bytes)"
+
+
+class Transport:
+    """Owns (or borrows) the pooled ``aiohttp.ClientSession``; created lazily inside the loop."""
+
+    def __init__(self, config: ClientConfig, session: aiohttp.ClientSession | None = None) -> None:
+        self._config = config
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        base = {"X-Api-Key": config.api_key, "Accept": "application/json", "User-Agent": config.user_agent}
+        self.get_headers = _SecretHeaders(base)
+        self.json_headers = _SecretHeaders(base, **{"Content-Type": "application/json"})
+        t = config.timeouts
+        self.json_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.sock_connect,
+                                                  sock_read=t.read)
+        self.media_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.sock_connect,
+                                                   sock_read=t.media_read)
+        self.base_url = URL(config.base_url)
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self._config.base_url!r}, key={mask_key(self._config.api_key)!r})"
+
+    def url(self, path: str) -> URL:
+        """Join once; callers keep the result for paths they use on every request."""
+        return URL(self._config.base_url + path)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            if self._closed:
+                raise RuntimeError("this tgo_async.Client is closed")
+            asyncio.get_running_loop()  # a session must be born inside the loop that will use it
+            connector = aiohttp.TCPConnector(
+                limit=self._config.connector_limit,
+                limit_per_host=self._config.connector_limit_per_host,
+                keepalive_timeout=self._config.keepalive_timeout,
+            )
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self.json_timeout,
+                                                  auto_decompress=True, trust_env=False)
+        return self._session
+
+    async def aclose(self) -> None:
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def request(
+        self,
+        method: str,
+        url: URL,
+        headers: Mapping[str, str],
+        *,
+        data: Any = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> RawResponse:
+        """One HTTP exchange; raises ConnectError, ConnectionLostError or RedirectError."""
+        try:
+            async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
+                                            timeout=timeout or self.json_timeout) as resp:
+                body = await resp.read()
+                status = resp.status
+                resp_headers = resp.headers
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise ConnectError(_describe(exc, url)) from None
+        except aiohttp.SocketTimeoutError:
+            raise ConnectionLostError(f"no response from {url.host} within the read timeout",
+                                      timeout=True) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise ConnectionLostError(_describe(exc, url)) from None
+        if 300 <= status < 400 and status != 304:
+            raise RedirectError(status, resp_headers.get("Location"))
+        return RawResponse(status, resp_headers, body)
+
+
+def _describe(exc: BaseException, url: URL) -> str:
+    """Exception type and text without anything that could carry headers."""
+    if isinstance(exc, aiohttp.ClientResponseError):  # its repr/str may include request info
+        return f"{type(exc).__name__} talking to {url.host}:{url.port}"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__} talking to {url.host}:{url.port}: {text}"

@@ -1,0 +1,61 @@
+"""pytest fixtures that run the embedded TGO sandbox, so users test their integration without a network.
+
+Enabling it: the plugin is registered through the ``pytest11`` entry point of the ``tgo_async``
+distribution, so installing ``tgo_async`` (plus ``pytest-asyncio``) into the test environment is enough;
+the fixtures are then available in every test. If plugin autoloading is disabled
+(``PYTEST_DISABLE_PLUGIN_AUTOLOAD``), add ``pytest_plugins = ["tgo_async.pytest_plugin"]`` to your
+top-level ``conftest.py`` or run ``pytest -p tgo_async.pytest_plugin``.
+
+Fixtures (function-scoped, async):
+
+* ``tgo_sandbox`` -- a running :class:`tgo_async.sandbox.SandboxServer` on a free loopback port;
+  mutate ``tgo_sandbox.state`` to add faults, change sender statuses or read the ledger.
+* ``tgo_client`` -- a ``tgo_async.Client`` authenticated with ``sandbox-key-all`` against that sandbox.
+
+Configure the server per test with the marker ``@pytest.mark.tgo_sandbox(rate_limit=50.0, seed=3)``;
+its keyword arguments go to ``SandboxServer``.
+
+Imports of the sandbox and the client happen inside the fixtures, so merely loading this plugin (which
+pytest does for every test run in an environment where tgo_async is installed) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+if TYPE_CHECKING:
+    from tgo_async.sandbox import SandboxServer
+
+__all__ = ["tgo_client", "tgo_sandbox"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker so ``--strict-markers`` accepts it."""
+    config.addinivalue_line(
+        "markers", "tgo_sandbox(**kwargs): keyword arguments for the tgo_sandbox fixture's SandboxServer"
+    )
+
+
+@pytest_asyncio.fixture
+async def tgo_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[SandboxServer]:
+    """A fresh in-memory sandbox per test: state never leaks between tests."""
+    from tgo_async.sandbox import SandboxServer
+
+    marker = request.node.get_closest_marker("tgo_sandbox")
+    kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    async with SandboxServer(**kwargs) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def tgo_client(tgo_sandbox: SandboxServer) -> AsyncIterator[Any]:
+    """A client with every scope, pointed at ``tgo_sandbox``; closed after the test."""
+    # Looked up at run time: the fixture must not make importing this plugin depend on the client.
+    client_cls: Any = importlib.import_module("tgo_async").Client
+    async with client_cls(api_key="sandbox-key-all", base_url=tgo_sandbox.base_url) as client:
+        yield client
