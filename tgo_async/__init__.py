@@ -36,6 +36,7 @@ from ._media import Media
 from ._messages import DocumentMessage, ImageMessage, TextMessage, VoiceMessage
 from ._retry import RetryEvent, RetryPolicy
 from ._scoped_limiter import ScopedRateLimiter
+from .bulk import BulkJob, Outcome
 from .models import (
     ContactLookup,
     MediaInfo,
@@ -55,6 +56,7 @@ __all__ = [
     "AccountNotVerifiedError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkJob",
     "Client",
     "ConnectError",
     "ConnectionLostError",
@@ -68,6 +70,7 @@ __all__ = [
     "MessageStatus",
     "MessageType",
     "NotFoundError",
+    "Outcome",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",

@@ -93,7 +93,13 @@ def _structure_bool(value: Any, _: Any) -> bool:
 def _parse_datetime(value: Any, _: Any = None) -> datetime:
     """ISO 8601 with ``Z``, fractions or an offset, or epoch seconds -> aware datetime."""
     if type(value) is str:
-        parsed = datetime.fromisoformat(value)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"expected an ISO 8601 timestamp, got {value[:40]!r}") from None
     elif isinstance(value, datetime):
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
@@ -135,6 +141,14 @@ def _optional_hook(tp: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]
     """``X | None``: cattrs' own hook re-inspects the union on every call; this resolves it once."""
     inner_type = next(a for a in get_args(tp) if a is not NoneType)
     inner = conv.get_structure_hook(inner_type)
+    if inner_type is str or inner_type is int:
+        # The common case returns the value itself: skip the inner call entirely.
+        def structure_optional_scalar(value: Any, _: Any) -> Any:
+            if value is None or type(value) is inner_type:
+                return value
+            return inner(value, inner_type)
+
+        return structure_optional_scalar
 
     def structure_optional(value: Any, _: Any) -> Any:
         return None if value is None else inner(value, inner_type)
@@ -296,15 +310,17 @@ _hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
 def _describe(cls: Any) -> str:
-    return getattr(cls, "__name__", None) or repr(cls)
+    """``Message``, or ``list[Message]`` for a generic alias (whose ``__name__`` is just ``list``)."""
+    if isinstance(cls, type):
+        return cls.__name__
+    return repr(cls).replace("tgo_async.models.", "")
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
-    """cattrs' wording plus our hooks' own reason, which names the JSON type that was found."""
-    text = cattrs.v.format_exception(exc, type_)
-    if isinstance(exc, TypeError) and exc.args and str(exc.args[0]).startswith("expected "):
-        text = f"{text} ({exc.args[0]})" if type_ is not None else str(exc.args[0])
-    return text
+    """Our hooks' own reason ("expected an integer, got str") when there is one, else cattrs' wording."""
+    if isinstance(exc, TypeError | ValueError) and exc.args and str(exc.args[0]).startswith("expected "):
+        return str(exc.args[0])
+    return cattrs.v.format_exception(exc, type_)
 
 
 def structure(data: Any, cls: type[T]) -> T:

@@ -40,6 +40,8 @@ __all__ = [
     "sleep_until",
 ]
 
+_get_running_loop = asyncio.get_running_loop
+
 # Tolerance when comparing token levels: timers may fire a hair early and float sums drift.
 _EPS = 1e-6
 
@@ -171,7 +173,7 @@ class TokenBucket:
     def level(self) -> float:
         """Tokens available now (without consuming any)."""
         now = self._now_or_none()
-        if now is None or self._last == -math.inf:
+        if now is None:
             return self._tokens
         return min(self._burst, self._tokens + max(0.0, now - self._last) * self._rate)
 
@@ -190,10 +192,14 @@ class TokenBucket:
         if not 1 <= n <= self._burst:
             raise ValueError(f"cannot acquire {n} tokens from a bucket with burst={self._burst}"
                              if n > self._burst else f"n must be >= 1, got {n!r}")
-        if not self._waiters:
-            now = self._now()
+        if not self._waiters:  # the hot path, inlined: no future, no timer, no extra calls
+            clock = self._clock
+            now = clock.time() if clock is not None else _get_running_loop().time()
             if now >= self._not_before:
-                self._refill(now)
+                if now > self._last:  # refill; a fresh bucket has _last = -inf and stays full
+                    tokens = self._tokens + (now - self._last) * self._rate
+                    self._tokens = tokens if tokens < self._burst else float(self._burst)
+                    self._last = now
                 if self._tokens >= n - _EPS:
                     self._tokens -= n
                     return
@@ -253,15 +259,19 @@ class TokenBucket:
             self._dispatch()
 
     def limit_level(self, tokens: float) -> None:
-        """Lower the current level to at most ``tokens`` (a server's ``X-RateLimit-Remaining``)."""
+        """Lower the current level to at most ``tokens`` (what the server says is left).
+
+        ``tokens`` may be negative: a debt repaid at the rate before anything is granted again.
+        """
         self._refill(self._now())
-        self._tokens = min(self._tokens, max(0.0, tokens))
+        if tokens < self._tokens:
+            self._tokens = tokens
 
     # -- internals -----------------------------------------------------------------------------------------
 
     def _now(self) -> float:
         clock = self._clock
-        return clock.time() if clock is not None else asyncio.get_running_loop().time()
+        return clock.time() if clock is not None else _get_running_loop().time()
 
     def _now_or_none(self) -> float | None:
         try:
@@ -271,9 +281,8 @@ class TokenBucket:
 
     def _refill(self, now: float) -> None:
         last = self._last
-        if now > last:
-            if last != -math.inf:
-                self._tokens = min(float(self._burst), self._tokens + (now - last) * self._rate)
+        if now > last:  # with last = -inf the sum is +inf and min() keeps a fresh bucket full
+            self._tokens = min(float(self._burst), self._tokens + (now - last) * self._rate)
             self._last = now
 
     def _dispatch(self) -> None:

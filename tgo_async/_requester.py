@@ -22,6 +22,7 @@ from ._transport import RawResponse, Transport
 
 if TYPE_CHECKING:
     from ._scoped_limiter import ScopedRateLimiter
+    from .bulk._job import SendTracker
 
 __all__ = ["Requester"]
 
@@ -61,19 +62,26 @@ class Requester:
                                        on_ambiguous=on_ambiguous or self.on_ambiguous, policy=policy)
 
     async def send(self, url: URL, prepared: PreparedSend, *, policy: RetryPolicy | None = None,
-                   on_ambiguous: str | None = None) -> Any:
-        """POST a message; a body is rebuilt for every attempt (media reopened or rewound)."""
+                   on_ambiguous: str | None = None, tracker: SendTracker | None = None) -> Any:
+        """POST a message; a body is rebuilt for every attempt (media reopened or rewound).
+
+        ``tracker.dispatched`` is set once a request is handed to the transport, so a cancelled
+        bulk job can tell "never left" from "may have arrived".
+        """
 
         async def attempt(n: int, time_left: float | None) -> Any:
-            return await self._exchange("POST", url, prepared.json_body, prepared, prepared.sender, time_left)
+            return await self._exchange("POST", url, prepared.json_body, prepared, prepared.sender, time_left,
+                                        tracker)
 
         return await self.retrier.call(attempt, method="POST", path=url.path, is_send=True,
                                        on_ambiguous=on_ambiguous or self.on_ambiguous, policy=policy)
 
     async def _exchange(self, method: str, url: URL, body: bytes | None, prepared: PreparedSend | None,
-                        scope: str | None, time_left: float | None) -> Any:
+                        scope: str | None, time_left: float | None, tracker: SendTracker | None = None) -> Any:
         if self.limiter is not None:
             await self.limiter.acquire(scope)
+        if tracker is not None:
+            tracker.dispatched = True
         t = self.transport
         media = prepared.media if prepared is not None else None
         if media is None:
@@ -92,7 +100,7 @@ class Requester:
 
     def _timeout(self, time_left: float | None, media: bool) -> aiohttp.ClientTimeout:
         base = self.transport.media_timeout if media else self.transport.json_timeout
-        if time_left is None or time_left >= (base.sock_read or 0) and time_left >= (base.connect or 0):
+        if time_left is None or (time_left >= (base.sock_read or 0) and time_left >= (base.connect or 0)):
             return base
         left = max(time_left, 0.001)
         return aiohttp.ClientTimeout(total=None, connect=min(left, base.connect or left),

@@ -204,11 +204,13 @@ class _Call:
         self.deadline = None if policy.deadline is None else start + policy.deadline
         self.ambiguous_seen = False
         self.attempts = 0
+        self.speculative = 0  # attempts that ended ambiguously: the cap counts these, not 429s
 
     def _allowed(self, exc: BaseException) -> bool:
         kind = classify(exc)
         if kind is _Kind.AMBIGUOUS:
             self.ambiguous_seen = True
+            self.speculative += 1
             return self.may_repeat
         if kind is _Kind.DIRECTED:
             ra = exc.retry_after if isinstance(exc, APIError) else None
@@ -225,9 +227,9 @@ class _Call:
     def _stop(self, rs: tenacity.RetryCallState) -> bool:
         exc = rs.outcome.exception() if rs.outcome else None
         kind = classify(exc) if exc else _Kind.FATAL
-        cap = self.policy.max_attempts if kind in (_Kind.DIRECTED, _Kind.SAFE) else (
-            self.policy.max_speculative_attempts)
-        if rs.attempt_number >= cap:
+        if rs.attempt_number >= self.policy.max_attempts:
+            return True
+        if kind is _Kind.AMBIGUOUS and self.speculative >= self.policy.max_speculative_attempts:
             return True
         if self.deadline is not None and self.r.now() + (rs.upcoming_sleep or 0.0) >= self.deadline:
             return True

@@ -16,7 +16,9 @@ Feedback, applied by :meth:`ScopedRateLimiter.on_response` after every response:
 * ``X-RateLimit-Limit`` (requests/s) caps the scope's rate (never above the configured rate); the burst
   scales with it (~50 ms of tokens). ``X-RateLimit-Remaining`` lowers the local level to what the server
   says is left; when it is 0, ``X-RateLimit-Reset`` (seconds until a token, or epoch seconds if > 1e9)
-  gates the scope until then.
+  gates the scope until then: the local level is lowered to ``1 - reset x rate`` so the next token comes
+  exactly at the reset (a level sync, not a hard gate, so that a steady stream of "0 left, 4 ms" does not
+  serialise sends behind responses); resets of 1 s or more are also set as a not-before gate.
 * A 429 with none of those headers triggers a CUBIC-style multiplicative decrease (x0.7), at most once
   per window (max(1 s, Retry-After)), never below ``min_rate_fraction`` x configured. The rate then
   recovers along a cubic curve on later responses: quickly back towards the rate that saw the 429,
@@ -67,7 +69,7 @@ class _Scope:
     """One bucket plus the adaptive state that drives its rate."""
 
     __slots__ = ("bucket", "configured", "decreased_at", "header_limit", "last_update", "recovering",
-                 "unit_burst", "w_max")
+                 "unit_burst", "w_max", "window")
 
     def __init__(self, bucket: AdaptiveLimiter, configured: float, burst: int) -> None:
         self.bucket = bucket
@@ -76,6 +78,7 @@ class _Scope:
         self.header_limit = math.inf
         self.w_max = configured
         self.decreased_at = -math.inf
+        self.window = 1.0
         self.recovering = False
         self.last_update = -math.inf
 
@@ -127,6 +130,7 @@ class ScopedRateLimiter:
             bucket = TokenBucket(rate, burst, clock=clock)
             self._external = global_limiter
         self._global = _Scope(bucket, float(rate), bucket.burst)
+        self._global_acquire = bucket.acquire
         self._senders: OrderedDict[str, _Scope] = OrderedDict()
 
     def __repr__(self) -> str:
@@ -151,7 +155,7 @@ class ScopedRateLimiter:
             scope = self._sender_scope(sender, create=self._per_sender_rate is not None)
             if scope is not None:
                 await scope.bucket.acquire()
-        await self._global.bucket.acquire()
+        await self._global_acquire()
         if self._external is not None:
             await self._external.acquire()
 
@@ -189,8 +193,7 @@ class ScopedRateLimiter:
             if remaining < 1 and reset is not None:
                 if reset > 1e9:  # epoch seconds, as some servers send it
                     reset = reset - time.time()
-                if reset > 0:
-                    scope.bucket.hold_until(now + reset)
+                self._sync_empty(scope, now, reset)
             else:
                 scope.bucket.limit_level(remaining)
         if status == 429:
@@ -212,10 +215,25 @@ class ScopedRateLimiter:
             if scope is not None and scope.recovering:
                 self._recover(scope, self._now() if now == -math.inf else now)
 
+    def _sync_empty(self, scope: _Scope, now: float, reset: float) -> None:
+        """The server's bucket is empty and has one token in ``reset`` s: mirror that locally.
+
+        The level becomes at most ``1 - reset x rate`` (a debt), so nothing is granted before
+        ``now + reset`` and the next token arrives then. Unlike a gate this never raises the level or
+        discards local debt: at a steady state of Remaining 0 and millisecond resets, re-syncing on every
+        response must not hold each send back until the previous response arrived. Resets of a second
+        or more are also set as a gate, so ``not_before()`` reports them for re-queueing.
+        """
+        if reset <= 0:
+            return
+        scope.bucket.limit_level(1.0 - reset * scope.bucket.rate)
+        if reset >= 1.0:
+            scope.bucket.hold_until(now + reset)
+
     def _decrease(self, scope: _Scope, now: float, retry_after: float | None) -> None:
-        window = max(1.0, retry_after or 0.0)
-        if now < scope.decreased_at + window:
+        if now < scope.decreased_at + scope.window:
             return  # the same congestion event: many in-flight requests get a 429 together
+        scope.window = max(1.0, retry_after or 0.0)
         current = scope.bucket.rate
         scope.w_max = current
         scope.decreased_at = now

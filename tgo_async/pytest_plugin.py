@@ -16,20 +16,34 @@ Configure the server per test with the marker ``@pytest.mark.tgo_sandbox(rate_li
 its keyword arguments go to ``SandboxServer``.
 
 Imports of the sandbox and the client happen inside the fixtures, so merely loading this plugin (which
-pytest does for every test run in an environment where tgo_async is installed) stays cheap.
+pytest does for every test run in an environment where tgo_async is installed) stays cheap, and works
+without pytest-asyncio (the fixtures then fail with a message saying it is needed).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_asyncio
 
 if TYPE_CHECKING:
     from tgo_async.sandbox import SandboxServer
+
+try:
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - this plugin loads in every pytest run where tgo_async is installed
+
+    def _async_fixture(func: Callable[..., Any]) -> Any:  # type: ignore[no-redef]
+        """Without pytest-asyncio, fail clearly when the fixture is used instead of breaking pytest."""
+
+        @pytest.fixture(name=func.__name__)
+        def _needs_pytest_asyncio() -> None:
+            pytest.fail("tgo_async's pytest fixtures need pytest-asyncio (pip install pytest-asyncio)", False)
+
+        return _needs_pytest_asyncio
+
 
 __all__ = ["tgo_client", "tgo_sandbox"]
 
@@ -41,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def tgo_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[SandboxServer]:
     """A fresh in-memory sandbox per test: state never leaks between tests."""
     from tgo_async.sandbox import SandboxServer
@@ -52,7 +66,7 @@ async def tgo_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[SandboxSe
         yield server
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def tgo_client(tgo_sandbox: SandboxServer) -> AsyncIterator[Any]:
     """A client with every scope, pointed at ``tgo_sandbox``; closed after the test."""
     # Looked up at run time: the fixture must not make importing this plugin depend on the client.

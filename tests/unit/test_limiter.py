@@ -42,16 +42,16 @@ async def test_acquire_more_than_burst_is_a_value_error() -> None:
     bucket = TokenBucket(100, burst=5, clock=ManualClock())
     with pytest.raises(ValueError, match="burst=5"):
         await bucket.acquire(6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n must be >= 1"):
         await bucket.acquire(0)
 
 
 async def test_invalid_rate_or_burst_is_a_value_error() -> None:
     """Zero, negative or infinite rates and non-positive bursts are rejected."""
     for rate in (0, -1, float("inf"), float("nan")):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="rate must be"):
             TokenBucket(rate)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="burst must be"):
         TokenBucket(10, burst=0)
 
 
@@ -228,8 +228,8 @@ async def test_repr_shows_level_and_waiters() -> None:
     await clock.settle()
     bucket.hold_until(1.5)
     text = repr(bucket)
-    assert "rate=10/s" in text and "burst=2" in text and "level=" in text
-    assert "waiters=1" in text and "gated_for=1.500s" in text
+    assert "rate=10/s burst=2 level=" in text
+    assert "waiters=1 gated_for=1.500s" in text
     task.cancel()
     await clock.settle()
 

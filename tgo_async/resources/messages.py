@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -26,6 +27,7 @@ from .contacts import query_url
 
 if TYPE_CHECKING:
     from .._config import OnAmbiguous
+    from ..bulk import BulkJob
 
 __all__ = ["Messages"]
 
@@ -89,7 +91,49 @@ class Messages(Resource):
         if on_ambiguous not in (None, "raise", "retry"):
             raise ValidationError("on_ambiguous", f"must be 'raise' or 'retry', not {on_ambiguous!r}")
         body = await self._r.send(self._url, prepared, policy=retry, on_ambiguous=on_ambiguous)
+        return self._structure(body)
+
+    @staticmethod
+    def _structure(body: Any) -> Message:
         return structure(unwrap_object(body), Message)
+
+    def send_many(
+        self,
+        messages: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
+        *,
+        concurrency: int = 64,
+        ordered: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        resend_unknown: bool = False,
+        precheck: bool = False,
+        max_outage: float = 300.0,
+        requeue_after: float = 5.0,
+        retry: RetryPolicy | None = None,
+        on_ambiguous: OnAmbiguous | None = None,
+    ) -> BulkJob:
+        """Send many messages with a bounded worker pool; iterate the result for one ``Outcome`` each.
+
+        ``messages`` is pulled lazily (memory stays O(concurrency)). Outcomes come as items finish,
+        or in input order with ``ordered=True``. ``checkpoint`` is a JSONL file: a re-run skips
+        items already sent (and unknown ones unless ``resend_unknown``). ``precheck`` looks each
+        recipient up once and fails unreachable ones without sending. A Retry-After longer than
+        ``requeue_after`` re-queues the item instead of holding a worker. Use it as
+        ``async with client.messages.send_many(...) as job: async for outcome in job: ...``
+        (or plain ``async for``) so a break or cancellation cleans up.
+        """
+        from ..bulk import BulkJob, Checkpoint
+        from .contacts import Contacts
+
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError("concurrency", f"must be a positive int, not {concurrency!r}")
+        if on_ambiguous not in (None, "raise", "retry"):
+            raise ValidationError("on_ambiguous", f"must be 'raise' or 'retry', not {on_ambiguous!r}")
+        if isinstance(messages, str | bytes):
+            raise ValidationError("messages", "expected an iterable of TextMessage / ImageMessage / …")
+        return BulkJob(self, Contacts(self._r), messages, concurrency=concurrency, ordered=ordered,
+                       checkpoint=Checkpoint(checkpoint) if checkpoint is not None else None,
+                       resend_unknown=resend_unknown, precheck=precheck, max_outage=max_outage,
+                       requeue_after=requeue_after, retry=retry, on_ambiguous=on_ambiguous)
 
     async def list(self, *, per_page: int | None = None, sender_number_id: int | None = None,
                    to_phone: str | None = None, message_type: str | None = None,

@@ -57,7 +57,7 @@ class SenderNumbers(Resource):
         self,
         id_or_phone: int | str,
         *,
-        timeout: float = 600.0,
+        timeout: float = 600.0,  # noqa: ASYNC109 - the documented name; a deadline for polling
         poll_interval: float = 2.0,
         max_poll_interval: float = 30.0,
     ) -> SenderNumber:
@@ -78,7 +78,7 @@ class SenderNumbers(Resource):
             if sender.can_send:
                 return sender
             if sender.status in (SenderStatus.REJECTED, SenderStatus.SUSPENDED):
-                raise SenderNotReadyError(_why(sender), missing=sender.status_raw, sender=sender)
+                raise SenderNotReadyError(_why(sender), missing=sender.status_raw or "unknown", sender=sender)
             left = deadline - r.now()
             if left <= 0:
                 raise SenderNotReadyError(f"gave up after {timeout:g}s: {_why(sender)}",
@@ -102,7 +102,7 @@ def _missing(sender: SenderNumber) -> str:
         return "otp"
     if sender.needs_account_verification:
         return "account_verification"
-    return sender.status_raw
+    return sender.status_raw or "unknown"
 
 
 def _why(sender: SenderNumber) -> str:

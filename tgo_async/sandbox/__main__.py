@@ -56,9 +56,9 @@ async def _serve(args: argparse.Namespace, faults: list[Fault]) -> None:
             loop.remove_signal_handler(signum)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m tgo_async.sandbox") -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop, 2 on bad arguments, 1 if the port cannot be bound."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         faults = [Fault.parse(spec) for spec in args.fault]

@@ -4,6 +4,7 @@ authentication and scope, then the handler; it also turns every error into the J
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from . import _control, _handlers
 from ._faults import PRE_KINDS, Fault, FaultKind
@@ -136,10 +138,8 @@ def _abort(request: web.Request, record: RequestRecord) -> web.Response:
 async def _drain(request: web.Request, state: SandboxState, record: RequestRecord) -> None:
     """Consume the body, so the client has finished writing when the connection dies."""
     if request.method == "POST" and request.path == f"{API_PREFIX}/messages":
-        try:
+        with contextlib.suppress(ValueError, HttpProcessingError, web.HTTPException):
             record.item = (await parse_send(request, state)).identity()
-        except ValueError:
-            pass
     while await request.content.readany():
         pass
 
@@ -158,7 +158,9 @@ def _authenticate(request: web.Request, state: SandboxState, raw_key: str | None
     request[KEY_KEY] = api_key
 
 
-def _finish(resp: web.StreamResponse, record: RequestRecord, extra: dict[str, str] | None) -> web.StreamResponse:
+def _finish(
+    resp: web.StreamResponse, record: RequestRecord, extra: dict[str, str] | None
+) -> web.StreamResponse:
     record.status = resp.status
     headers = resp.headers
     headers.setdefault("X-Request-Id", record.request_id)
@@ -182,10 +184,10 @@ async def _api(request: web.Request, handler: Handler, rid: str) -> web.StreamRe
         extra = verdict.headers
         if not verdict.allowed:
             record.retry_after = verdict.retry_after
-            resp = error_response(
+            limited = error_response(
                 429, "rate_limited", "Too Many Attempts.", headers=retry_after_headers(verdict.retry_after)
             )
-            return _finish(resp, record, extra)
+            return _finish(limited, record, extra)
     fault = state.faults.pick(f"{method} {path}")
     kind = None
     if fault is not None:
@@ -197,6 +199,7 @@ async def _api(request: web.Request, handler: Handler, rid: str) -> web.StreamRe
             return _finish(_fault_response(fault, record), record, extra)
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.delay)
+    resp: web.StreamResponse
     try:
         if request.match_info.http_exception is None:
             _authenticate(request, state, raw_key)
@@ -207,6 +210,9 @@ async def _api(request: web.Request, handler: Handler, rid: str) -> web.StreamRe
         resp = _http_exception(exc)
     except ConnectionError:  # the client went away mid-request: not the sandbox's problem
         return _abort(request, record)
+    except Exception:  # a sandbox bug: say so loudly, but still answer the documented error shape
+        log.exception("sandbox handler failed for %s %s", method, path)
+        resp = error_response(500, "server_error", "Server Error.")
     if kind is FaultKind.DROP_AFTER:
         return _abort(request, record)
     if kind is FaultKind.ERROR_AFTER:
@@ -219,6 +225,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     rid = request.app[_IDS].next()
     if request.path.startswith("/api/"):
         return await _api(request, handler, rid)
+    resp: web.StreamResponse
     try:
         resp = await handler(request)
     except ApiError as exc:
@@ -243,4 +250,3 @@ def make_app(state: SandboxState) -> web.Application:
     add("GET", f"{API_PREFIX}/usage", _handlers.usage)
     _control.add_routes(app.router)
     return app
-

@@ -87,7 +87,9 @@ async def _enter_otp(request: web.Request) -> web.Response:
     state, sender = _sender(request)
     body = await _body(request)
     try:
-        state.enter_otp(sender.id, str(body.get("otp", "")), account_verified=bool(body.get("account_verified")))
+        state.enter_otp(
+            sender.id, str(body.get("otp", "")), account_verified=bool(body.get("account_verified"))
+        )
     except ValueError:
         raise validation_error({"otp": ["The OTP is invalid."]}) from None
     return json_response(_sender_json(state, sender))
@@ -212,7 +214,9 @@ async def _set_settings(request: web.Request) -> web.Response:
         choices = _SETTINGS[name]
         if choices is not None and value not in choices:
             errors[name] = [f"Must be one of {', '.join(choices)}."]
-        elif name in ("rate_limit", "rate_burst") and value is not None and not isinstance(value, int | float):
+        elif (
+            name in ("rate_limit", "rate_burst") and value is not None and not isinstance(value, int | float)
+        ):
             errors[name] = ["Must be a number or null."]
     if errors:
         raise validation_error(errors)
@@ -241,4 +245,3 @@ def add_routes(router: web.UrlDispatcher) -> None:
     add("POST", "/_sandbox/reset", _reset)
     add("GET", "/_sandbox/settings", _get_settings)
     add("PATCH", "/_sandbox/settings", _set_settings)
-

@@ -52,7 +52,7 @@ async def register_sender(request: web.Request) -> web.Response:
         errors["display_name"] = ["The display_name field must be a string of at most 255 characters."]
     if errors:
         raise validation_error(errors)
-    sender = state.register_sender(phone, name or None)
+    sender = state.register_sender(str(phone), name or None)
     data = sender.to_json(state.timestamp_format)
     return json_response({"data": data} if state.envelope == "wrapped" else data, 201)
 

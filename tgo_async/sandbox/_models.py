@@ -43,7 +43,7 @@ def utcnow() -> datetime:
 
 
 def format_ts(value: datetime | None, fmt: str) -> str | None:
-    """``2025-01-10T08:00:00.000000Z`` (``fmt="microseconds"``) or ``2025-01-10T08:00:00Z`` (``"seconds"``)."""
+    """``2025-01-10T08:00:00.000000Z`` (``"microseconds"``) or ``2025-01-10T08:00:00Z`` (``"seconds"``)."""
     if value is None:
         return None
     if fmt == "seconds":

@@ -51,7 +51,7 @@ class KeyBuckets:
         wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
         headers = {
             "X-RateLimit-Limit": format_number(rate),
-            "X-RateLimit-Remaining": str(int(math.floor(tokens))),
+            "X-RateLimit-Remaining": str(math.floor(tokens)),
             "X-RateLimit-Reset": format_number(math.ceil(wait * 1000) / 1000),
         }
         return Verdict(allowed, headers, wait)

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import orjson
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._http import ACCOUNT_NOT_VERIFIED_MESSAGE, STATE_KEY, ApiError, json_response, validation_error
 from ._models import ApiKey, LedgerEntry, RequestRecord, is_e164
@@ -16,8 +17,12 @@ from ._state import SandboxState
 
 __all__ = ["KEY_KEY", "RECORD_KEY", "SendForm", "parse_send", "send_message"]
 
-RECORD_KEY = "tgo_sandbox.record"
-KEY_KEY = "tgo_sandbox.key"
+if hasattr(web, "RequestKey"):  # aiohttp >= 3.13 warns about plain string keys
+    RECORD_KEY = web.RequestKey("tgo_sandbox_record", RequestRecord)
+    KEY_KEY = web.RequestKey("tgo_sandbox_key", ApiKey)
+else:  # pragma: no cover - older aiohttp
+    RECORD_KEY = "tgo_sandbox.record"  # type: ignore[assignment]
+    KEY_KEY = "tgo_sandbox.key"  # type: ignore[assignment]
 
 MEDIA_TYPES = frozenset({"image", "voice", "document"})
 MESSAGE_TYPES = frozenset({"text"}) | MEDIA_TYPES
@@ -89,27 +94,35 @@ async def parse_send(request: web.Request, state: SandboxState) -> SendForm:
             return SendForm({}, body_error="The request body must be a JSON object.")
         return SendForm(data)
     if ctype == "multipart/form-data":
-        form = SendForm({})
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):  # nested multipart: not part of the API
-                form.body_error = "Nested multipart bodies are not supported."
-                continue
-            name = part.name or ""
-            if name == "media":
-                if part.filename is None:
-                    form.media_not_file = True
-                    await part.release()
-                else:
-                    form.media = await _read_media(part, state.max_media_bytes)
-            else:
-                value = await _read_field(part)
-                if value is None:
-                    form.oversized.append(name)
-                else:
-                    form.fields[name] = value
-        return form
+        try:
+            return await _parse_multipart(request, state)
+        except (ValueError, HttpProcessingError):
+            return SendForm({}, body_error="The multipart/form-data body is malformed.")
     return SendForm({}, body_error="Send text as application/json or media as multipart/form-data.")
+
+
+async def _parse_multipart(request: web.Request, state: SandboxState) -> SendForm:
+    """Stream the parts: small fields are kept, the ``media`` file only as size and digest."""
+    form = SendForm({})
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):  # nested multipart: not part of the API
+            form.body_error = "Nested multipart bodies are not supported."
+            continue
+        name = part.name or ""
+        if name == "media":
+            if part.filename is None:
+                form.media_not_file = True
+                await part.release()
+            else:
+                form.media = await _read_media(part, state.max_media_bytes)
+        else:
+            value = await _read_field(part)
+            if value is None:
+                form.oversized.append(name)
+            else:
+                form.fields[name] = value
+    return form
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -141,8 +154,8 @@ def _validate(form: SendForm, state: SandboxState) -> dict[str, Any]:
         errors.setdefault("sender_phone", []).append(msg)
         errors.setdefault("sender_number_id", []).append(msg)
     elif not _present(sender_phone) and not _present(sender_id):
-        errors["sender_phone"] = ["The sender_phone field is required when sender_number_id is not present."]
-        errors["sender_number_id"] = ["The sender_number_id field is required when sender_phone is not present."]
+        errors["sender_phone"] = ["The sender_phone field is required without sender_number_id."]
+        errors["sender_number_id"] = ["The sender_number_id field is required without sender_phone."]
     elif _present(sender_phone):
         if is_e164(sender_phone):
             out["sender_phone"] = sender_phone
@@ -204,7 +217,9 @@ def _validate(form: SendForm, state: SandboxState) -> dict[str, Any]:
     return out
 
 
-def _accept(state: SandboxState, key: ApiKey, values: dict[str, Any], form: SendForm, rid: str) -> LedgerEntry:
+def _accept(
+    state: SandboxState, key: ApiKey, values: dict[str, Any], form: SendForm, rid: str
+) -> LedgerEntry:
     """Sender and recipient checks, then the ledger entry (validated input only)."""
     field = "sender_phone" if "sender_phone" in values else "sender_number_id"
     sender = state.find_sender(values[field])
@@ -226,7 +241,7 @@ def _accept(state: SandboxState, key: ApiKey, values: dict[str, Any], form: Send
             422,
             "recipient_unreachable",
             "Recipient cannot receive messages.",
-            errors={"to_phone": [f"The recipient cannot receive messages (reason_code: {contact.reason_code})."]},
+            errors={"to_phone": [f"The recipient cannot receive messages ({contact.reason_code})."]},
         )
     media = form.media if values["type"] != "text" else None
     return state.record_message(
@@ -251,7 +266,7 @@ async def send_message(request: web.Request) -> web.Response:
     """Send a text (JSON) or media (multipart) message."""
     state = request.app[STATE_KEY]
     form = await parse_send(request, state)
-    record: RequestRecord = request[RECORD_KEY]
+    record = request[RECORD_KEY]
     record.item = form.identity()
     values = _validate(form, state)
     entry = _accept(state, request[KEY_KEY], values, form, record.request_id)

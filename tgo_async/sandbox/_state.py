@@ -100,9 +100,13 @@ class SandboxState:
             if status == "pending_verification":
                 sender.otp = self._new_otp()
             self._put_sender(sender)
-        self.contacts["+201010000000"] = Contact("+201010000000", recipient_id=4821, phone_verified_at=SEED_TIME)
+        self.contacts["+201010000000"] = Contact(
+            "+201010000000", recipient_id=4821, phone_verified_at=SEED_TIME
+        )
         self.set_contact("+201010000001", exists=False, can_receive=False, reason_code="not_found")
-        self.set_contact("+201010000002", can_receive=False, reason_code="phone_not_verified", is_verified=False)
+        self.set_contact(
+            "+201010000002", can_receive=False, reason_code="phone_not_verified", is_verified=False
+        )
         self.set_contact("+201010000003", can_receive=False, reason_code="blocked")
         self.set_contact("+201010000004", can_receive=False, reason_code="account_frozen")
 
@@ -241,7 +245,9 @@ class SandboxState:
             exists=exists,
             can_receive=can,
             reason_code=reason_code if reason_code is not None else ("ok" if can else "not_found"),
-            recipient_id=recipient_id if recipient_id is not None else (base.recipient_id if exists else None),
+            recipient_id=recipient_id
+            if recipient_id is not None
+            else (base.recipient_id if exists else None),
             is_verified=verified,
             phone_verified_at=phone_verified_at
             if phone_verified_at is not None
@@ -258,9 +264,7 @@ class SandboxState:
         self.ledger.append(entry)
         return entry
 
-    def ledger_counts(
-        self, key: Callable[[LedgerEntry], Hashable] | None = None
-    ) -> Counter[Hashable]:
+    def ledger_counts(self, key: Callable[[LedgerEntry], Hashable] | None = None) -> Counter[Hashable]:
         """How often each item was delivered; default key ``entry.identity`` = (to_phone, content|caption)."""
         if key is None:
             return Counter(entry.identity for entry in self.ledger)

@@ -1,0 +1,70 @@
+"""Settle ``unknown`` items after the fact by looking for them in the message logs.
+
+A send that ended ``unknown`` may or may not have been applied. The log is the server's record:
+a text entry to the same recipient with the same content is the message. Media entries carry no
+content to compare, so media items stay unknown. Each log entry settles at most one item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..models import Message, MessageType
+from ._checkpoint import Checkpoint, read_checkpoint
+
+if TYPE_CHECKING:
+    from .._client import Client
+
+__all__ = ["ReconcileReport", "reconcile"]
+
+
+@attrs.frozen
+class ReconcileReport:
+    """``found``: ref -> the logged message; ``not_found``: refs still unknown (not in the log)."""
+
+    found: dict[str, Message]
+    not_found: list[str]
+
+
+def _text_digest(content: str) -> str:
+    h = hashlib.sha256()
+    h.update(b"TextMessage\0" + content.encode())
+    return h.hexdigest()[:24]
+
+
+async def reconcile(client: Client, checkpoint: str | os.PathLike[str], *, write: bool = True) -> ReconcileReport:
+    """Match the checkpoint's ``unknown`` items against the message logs.
+
+    With ``write`` (default) a ``sent`` record is appended for every match, so a re-run skips it;
+    the rest stay ``unknown`` (resend them with ``resend_unknown=True`` if the log is complete).
+    """
+    unknown = [rec for rec in read_checkpoint(checkpoint).values() if rec.get("status") == "unknown"]
+    by_phone: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for rec in unknown:
+        if isinstance(rec.get("to_phone"), str):
+            by_phone[str(rec["to_phone"])].append(rec)
+    found: dict[str, Message] = {}
+    for phone, records in by_phone.items():
+        candidates: dict[str, list[Message]] = defaultdict(list)
+        async for entry in client.messages.list(to_phone=phone, message_type="text"):
+            if entry.message_type is MessageType.TEXT and entry.content is not None and (
+                    entry.to_phone in (None, phone)):
+                candidates[_text_digest(entry.content)].append(entry)
+        for rec in records:
+            matches = candidates.get(str(rec.get("digest")))
+            if matches:
+                found[str(rec["ref"])] = matches.pop(0)
+    if write and found:
+        writer = Checkpoint(checkpoint)
+        try:
+            for ref, message in found.items():
+                writer.append_record({"ref": ref, "status": "sent", "message_id": message.id, "reconciled": True})
+        finally:
+            writer.close()
+    not_found = [str(rec["ref"]) for rec in unknown if str(rec["ref"]) not in found]
+    return ReconcileReport(found=found, not_found=not_found)
