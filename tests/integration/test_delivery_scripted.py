@@ -73,7 +73,8 @@ SEND_ROWS = [
                          ids=lambda v: v[0].kind.value if isinstance(v, list) and isinstance(v[0], Fault)
                          else v[0].value if isinstance(v, list) else None)
 async def test_send_follows_the_delivery_table(sandbox: SandboxServer, steps: list[Any], outcome: str,
-                                               requests: int, recorded: int, cause_status: int | None) -> None:
+                                               requests: int, recorded: int, cause_status: int | None,
+                                               ) -> None:
     """429/503+RA/408 are retried and sent; 5xx and dropped connections end unknown after one request."""
     sandbox.state.faults.script(SEND, steps)
     result, events = await _send(sandbox)
@@ -81,16 +82,20 @@ async def test_send_follows_the_delivery_table(sandbox: SandboxServer, steps: li
     assert len(state.requests) == requests
     assert len(state.ledger) == recorded
     if outcome == SENT:
-        assert result.content == "scripted" and result.id == state.ledger[0].id
+        assert result.content == "scripted"
+        assert result.id == state.ledger[0].id
         assert [e.attempt for e in events] == [1]
         return
     assert isinstance(result, OutcomeUnknownError), result
-    assert result.attempts == 1 and events == []
+    assert result.attempts == 1
+    assert events == []
     assert state.faults.pending_script(SEND) == 1  # the "ok" step was never reached: no retry
     if cause_status is None:  # connection closed after the request was written, processed or not
-        assert isinstance(result.cause, ConnectionLostError) and not result.cause.timeout
+        assert isinstance(result.cause, ConnectionLostError)
+        assert not result.cause.timeout
     else:
-        assert isinstance(result.cause, ServerError) and result.cause.status == cause_status
+        assert isinstance(result.cause, ServerError)
+        assert result.cause.status == cause_status
 
 
 async def test_bad_gateway_html_is_summarised_not_dumped(sandbox: SandboxServer) -> None:
@@ -98,14 +103,18 @@ async def test_bad_gateway_html_is_summarised_not_dumped(sandbox: SandboxServer)
     sandbox.state.faults.script(SEND, [FaultKind.BAD_GATEWAY_HTML])
     result, _ = await _send(sandbox)
     assert isinstance(result, OutcomeUnknownError)
-    assert "502 Bad Gateway" in str(result.cause) and "<html>" not in str(result.cause)
+    assert "502 Bad Gateway" in str(result.cause)
+    assert "<html>" not in str(result.cause)
 
 
 async def test_401_raises_authentication_error_without_retry(sandbox: SandboxServer) -> None:
     """A revoked key is an AuthenticationError after exactly one request; nothing is recorded."""
     result, events = await _send(sandbox, key="sandbox-key-revoked")
-    assert isinstance(result, AuthenticationError) and result.status == 401
-    assert len(sandbox.state.requests) == 1 and not sandbox.state.ledger and events == []
+    assert isinstance(result, AuthenticationError)
+    assert result.status == 401
+    assert len(sandbox.state.requests) == 1
+    assert not sandbox.state.ledger
+    assert events == []
 
 
 async def test_connection_refused_is_retried_and_sent() -> None:
@@ -134,7 +143,8 @@ async def test_connection_refused_is_retried_and_sent() -> None:
         await sb.close()
     assert [e.cause for e in events] == ["ConnectError"]
     assert msg.content == "after refusal"
-    assert len(sb.state.requests) == 1 and len(sb.state.ledger) == 1
+    assert len(sb.state.requests) == 1
+    assert len(sb.state.ledger) == 1
 
 
 async def test_connection_refused_raises_connect_error_once_out_of_attempts() -> None:
@@ -143,7 +153,8 @@ async def test_connection_refused_raises_connect_error_once_out_of_attempts() ->
     holder.bind(("127.0.0.1", 0))
     try:
         url = f"http://127.0.0.1:{holder.getsockname()[1]}"
-        async with Client("sandbox-key-all", url, rate_limit=None, retry=FAST.evolve(max_attempts=1)) as client:
+        once = FAST.evolve(max_attempts=1)
+        async with Client("sandbox-key-all", url, rate_limit=None, retry=once) as client:
             with pytest.raises(ConnectError) as info:
                 await client.messages.send_text(sender_phone=SENDER, to_phone=TO, content="refused")
     finally:
@@ -151,9 +162,9 @@ async def test_connection_refused_raises_connect_error_once_out_of_attempts() ->
     assert info.value.safe_to_resend
 
 
-@pytest.mark.parametrize("kind", [FaultKind.SERVER_ERROR, FaultKind.BAD_GATEWAY_HTML, FaultKind.GATEWAY_TIMEOUT,
-                                  FaultKind.UNAVAILABLE, FaultKind.DROP_BEFORE, FaultKind.REQUEST_TIMEOUT,
-                                  FaultKind.RATE_LIMIT])
+@pytest.mark.parametrize("kind", [FaultKind.SERVER_ERROR, FaultKind.BAD_GATEWAY_HTML,
+                                  FaultKind.GATEWAY_TIMEOUT, FaultKind.UNAVAILABLE, FaultKind.DROP_BEFORE,
+                                  FaultKind.REQUEST_TIMEOUT, FaultKind.RATE_LIMIT])
 async def test_get_retries_transient_failures_and_succeeds(sandbox: SandboxServer, kind: FaultKind) -> None:
     """A GET changes nothing, so 5xx, a reset connection, 408 and 429 are all retried."""
     sandbox.state.faults.script(USAGE, [ra(kind), None])
@@ -191,7 +202,8 @@ async def test_on_ambiguous_retry_per_call_resends_and_may_duplicate(sandbox: Sa
     sandbox.state.faults.script(SEND, [kind, None])
     result, _ = await _send(sandbox, on_ambiguous="retry")
     assert result.content == "scripted"
-    assert len(sandbox.state.requests) == 2 and len(sandbox.state.ledger) == recorded
+    assert len(sandbox.state.requests) == 2
+    assert len(sandbox.state.ledger) == recorded
 
 
 async def test_worst_attempt_wins_after_a_drop(sandbox: SandboxServer) -> None:
@@ -200,6 +212,8 @@ async def test_worst_attempt_wins_after_a_drop(sandbox: SandboxServer) -> None:
                          body={"message": "Unauthenticated.", "code": "unauthenticated"})
     sandbox.state.faults.script(SEND, [FaultKind.DROP_AFTER, unauthorised])
     result, _ = await _send(sandbox, on_ambiguous="retry")
-    assert isinstance(result, OutcomeUnknownError) and result.attempts == 2
+    assert isinstance(result, OutcomeUnknownError)
+    assert result.attempts == 2
     assert isinstance(result.cause, AuthenticationError)
-    assert len(sandbox.state.requests) == 2 and len(sandbox.state.ledger) == 1
+    assert len(sandbox.state.requests) == 2
+    assert len(sandbox.state.ledger) == 1

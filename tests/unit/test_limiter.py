@@ -192,6 +192,8 @@ async def test_limit_level_lowers_but_never_raises_tokens() -> None:
     assert bucket.level == 2
     bucket.limit_level(50)
     assert bucket.level == 2
+    bucket.limit_level(-3)  # a debt: four tokens' worth of time before the next grant
+    assert bucket.level == -3
 
 
 async def test_uncontended_acquire_allocates_no_future_or_timer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -121,12 +121,45 @@ async def test_limit_header_caps_the_rate_and_scales_burst() -> None:
     assert (bucket.rate, bucket.burst) == (1000, 50)
 
 
-async def test_remaining_zero_with_reset_gates_until_reset() -> None:
-    """Remaining 0 with Reset (seconds) gates the scope for that long."""
+async def test_remaining_zero_with_reset_grants_nothing_until_reset() -> None:
+    """Remaining 0 with Reset (seconds): the next grant comes exactly at the reset, then paced."""
+    clock = ManualClock(10.0)
+    limiter = ScopedRateLimiter(100, burst=5, clock=clock)
+    limiter.on_response(None, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0.5"}, None)
+    log: list[tuple[str | None, float]] = []
+    for _ in range(3):
+        spawn(limiter, clock, log, None)
+    await clock.advance(0.499)
+    assert log == []
+    await clock.advance(1.0)
+    assert [t for _, t in log] == pytest.approx([10.5, 10.51, 10.52])
+
+
+async def test_long_reset_is_reported_by_not_before() -> None:
+    """A Reset of a second or more is also a not-before gate, visible for re-queueing."""
     clock = ManualClock(10.0)
     limiter = ScopedRateLimiter(100, clock=clock)
-    limiter.on_response(None, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0.5"}, None)
-    assert limiter.not_before(None) == 10.5
+    limiter.on_response(None, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"}, None)
+    assert limiter.not_before(None) == 12.0
+
+
+async def test_steady_remaining_zero_feedback_does_not_slow_pacing() -> None:
+    """Sending at the server's rate, "0 left, next in 8 ms" on every response keeps 10 ms spacing."""
+    clock = ManualClock()
+    limiter = ScopedRateLimiter(100, burst=1, clock=clock)
+    grants: list[float] = []
+
+    async def send() -> None:
+        await limiter.acquire(None)
+        grants.append(clock.time())
+        clock.call_later(0.002, limiter.on_response, None, 201,
+                         {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                          "X-RateLimit-Reset": "0.008"}, None)
+
+    tasks = [asyncio.create_task(send()) for _ in range(50)]
+    await clock.advance(1.0)
+    await asyncio.gather(*tasks)
+    assert grants == pytest.approx([i / 100 for i in range(50)], abs=1e-9)
 
 
 async def test_reset_as_epoch_seconds_is_understood() -> None:
@@ -136,6 +169,8 @@ async def test_reset_as_epoch_seconds_is_understood() -> None:
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 3)}
     limiter.on_response(None, 200, headers, None)
     assert 1.5 < limiter.not_before(None) <= 3.0
+    limiter.on_response(None, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000000001"}, None)
+    assert limiter.not_before(None) <= 3.0  # an epoch in the past is no gate
 
 
 async def test_remaining_lowers_the_local_level() -> None:
