@@ -20,6 +20,7 @@
     │   ├── RateLimitError (429)            .retry_after seconds
     │   └── ServerError (5xx)
     ├── DecodeError                         a 2xx body that is not what the docs describe
+    ├── ClientClosedError (also RuntimeError)   used after aclose()
     └── SenderNotReadyError                 wait_until_ready gave up: says what is still missing
 
 Messages never include the API key: no exception here holds request headers.
@@ -35,6 +36,7 @@ __all__ = [
     "AccountNotVerifiedError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConnectError",
     "ConnectionLostError",
     "DecodeError",
@@ -203,6 +205,10 @@ class DecodeError(TgoError):
     def __init__(self, message: str, *, body: Any = None) -> None:
         super().__init__(message)
         self.body = body
+
+
+class ClientClosedError(TgoError, RuntimeError):
+    """The client was closed (``aclose()`` / end of ``async with``) and cannot send any more."""
 
 
 class SenderNotReadyError(TgoError):

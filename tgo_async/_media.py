@@ -2,13 +2,15 @@
 
 A body is never reused across attempts: aiohttp payloads close their file after writing and
 some versions refuse a second use. Paths are reopened per attempt and streamed from disk; a
-caller's file object is rewound to where it stood when ``Media`` was made and is never closed
-by us (it is wrapped in a borrower whose ``close`` leaves the original open).
+caller's file object is rewound to where it stood when ``Media`` was made, is left there after
+each upload (so the same open file can be sent again), and is never closed by us (it is wrapped in
+a borrower whose ``close`` leaves the original open).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import mimetypes
 import os
@@ -126,6 +128,8 @@ class Media:
                 yield borrowed  # type: ignore[misc]
             finally:
                 borrowed.close()
+                with contextlib.suppress(OSError, ValueError):
+                    self.source.seek(self._start)  # leave it as we found it, ready for the next send
 
     @property
     def exclusive(self) -> asyncio.Lock | None:

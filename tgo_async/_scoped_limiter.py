@@ -19,10 +19,12 @@ Feedback, applied by :meth:`ScopedRateLimiter.on_response` after every response:
   gates the scope until then: the local level is lowered to ``1 - reset x rate`` so the next token comes
   exactly at the reset (a level sync, not a hard gate, so that a steady stream of "0 left, 4 ms" does not
   serialise sends behind responses); resets of 1 s or more are also set as a not-before gate.
-* A 429 with none of those headers triggers a CUBIC-style multiplicative decrease (x0.7), at most once
-  per window (max(1 s, Retry-After)), never below ``min_rate_fraction`` x configured. The rate then
-  recovers along a cubic curve on later responses: quickly back towards the rate that saw the 429,
-  flat around it, then probing upwards to the configured (or header-capped) rate.
+* A 429 with none of those headers triggers a CUBIC-style multiplicative decrease, at most once per
+  window (max(1 s, Retry-After)), never below ``min_rate_fraction`` x configured: to 0.7 x the rate
+  that met the 429, taken as the lower of our rate and the success rate of the last 1-2 s (so a client
+  configured 10x too fast converges in one step instead of many). The rate then recovers along a cubic
+  curve on later successes: back to that rate after ~2 s, flat around it, then probing upwards to the
+  configured (or header-capped) rate.
 
 A shared ``global_limiter`` (e.g. ``RedisRateLimiter``) must use the same clock as this object (the
 loop's, by default). If it is an ``AdaptiveLimiter`` it receives the global feedback itself; any other
@@ -68,8 +70,8 @@ def _number(value: str | None) -> float | None:
 class _Scope:
     """One bucket plus the adaptive state that drives its rate."""
 
-    __slots__ = ("bucket", "configured", "decreased_at", "header_limit", "last_update", "recovering",
-                 "unit_burst", "w_max", "window")
+    __slots__ = ("bucket", "configured", "decreased_at", "header_limit", "last_update", "ok_count",
+                 "ok_since", "recovering", "unit_burst", "w_max", "window")
 
     def __init__(self, bucket: AdaptiveLimiter, configured: float, burst: int) -> None:
         self.bucket = bucket
@@ -81,6 +83,24 @@ class _Scope:
         self.window = 1.0
         self.recovering = False
         self.last_update = -math.inf
+        self.ok_count = 0.0
+        self.ok_since = -math.inf
+
+    def count_ok(self, now: float) -> None:
+        """Count a success; the count covers roughly the last one to two seconds."""
+        span = now - self.ok_since
+        if span > 2.0:
+            if self.ok_since == -math.inf:
+                self.ok_since = now
+            else:  # keep the last second's share of the count
+                self.ok_count /= span
+                self.ok_since = now - 1.0
+        self.ok_count += 1
+
+    def ok_rate(self, now: float) -> float | None:
+        """Successes per second lately; None with under half a second of data or no success in it."""
+        span = now - self.ok_since
+        return self.ok_count / span if 0.5 <= span < math.inf and self.ok_count >= 1 else None
 
     def target(self) -> float:
         return min(self.configured, self.header_limit)
@@ -177,13 +197,19 @@ class ScopedRateLimiter:
         self, sender: str | None, status: int, headers: Mapping[str, str], retry_after: float | None
     ) -> None:
         """Adjust the scope this response speaks for: gates, header-driven rate, AIMD/CUBIC."""
+        now = self._now()
         limit = _number(_header(headers, "X-RateLimit-Limit"))
         remaining = _number(_header(headers, "X-RateLimit-Remaining"))
-        if status != 429 and limit is None and remaining is None:
-            self._recover_all(sender)
-            return
+        if status != 429:
+            # The request passed both scopes: both count a success and may recover a step.
+            self._ok(self._global, now)
+            if sender is not None and self._senders:
+                sender_scope = self._senders.get(sender)
+                if sender_scope is not None:
+                    self._ok(sender_scope, now)
+            if limit is None and remaining is None:
+                return
         scope = self._feedback_scope(sender, headers)
-        now = self._now()
         if limit is not None and limit > 0 and limit != scope.header_limit:
             scope.header_limit = limit
             scope.w_max = min(scope.w_max, limit)
@@ -201,19 +227,11 @@ class ScopedRateLimiter:
                 scope.bucket.hold_until(now + retry_after)
             if limit is None and remaining is None:
                 self._decrease(scope, now, retry_after)
-        else:
-            self._recover_all(sender)
 
-    def _recover_all(self, sender: str | None) -> None:
-        """A request that passed both scopes without a 429: both may recover a step."""
-        now = -math.inf
-        if self._global.recovering:
-            now = self._now()
-            self._recover(self._global, now)
-        if sender is not None and self._senders:
-            scope = self._senders.get(sender)
-            if scope is not None and scope.recovering:
-                self._recover(scope, self._now() if now == -math.inf else now)
+    def _ok(self, scope: _Scope, now: float) -> None:
+        scope.count_ok(now)
+        if scope.recovering:
+            self._recover(scope, now)
 
     def _sync_empty(self, scope: _Scope, now: float, reset: float) -> None:
         """The server's bucket is empty and has one token in ``reset`` s: mirror that locally.
@@ -234,11 +252,15 @@ class ScopedRateLimiter:
         if now < scope.decreased_at + scope.window:
             return  # the same congestion event: many in-flight requests get a 429 together
         scope.window = max(1.0, retry_after or 0.0)
+        # The rate that met the 429: ours, or what the server actually let through lately if lower
+        # (sending 10x too fast, x0.7 steps would take many windows and recovery would undo them).
         current = scope.bucket.rate
-        scope.w_max = current
+        accepted = scope.ok_rate(now)
+        scope.w_max = current if accepted is None else max(self._floor(scope), min(current, accepted))
+        scope.ok_count, scope.ok_since = 0.0, now
         scope.decreased_at = now
         scope.recovering = True
-        scope.apply(max(self._floor(scope), min(scope.target(), current * _BETA)), now)
+        scope.apply(max(self._floor(scope), min(scope.target(), scope.w_max * _BETA)), now)
 
     def _recover(self, scope: _Scope, now: float) -> None:
         if now - scope.last_update < _UPDATE_EVERY:

@@ -17,7 +17,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._config import ClientConfig, mask_key
-from ._errors import ConnectError, ConnectionLostError, RedirectError
+from ._errors import ClientClosedError, ConnectError, ConnectionLostError, RedirectError
 
 __all__ = ["RawResponse", "Transport"]
 
@@ -74,7 +74,7 @@ class Transport:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             if self._closed:
-                raise RuntimeError("this tgo_async.Client is closed")
+                raise ClientClosedError("this tgo_async.Client is closed; create a new one")
             asyncio.get_running_loop()  # a session must be born inside the loop that will use it
             connector = aiohttp.TCPConnector(
                 limit=self._config.connector_limit,

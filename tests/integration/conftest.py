@@ -55,8 +55,11 @@ async def recording_sandbox() -> AsyncIterator[RecordingSandbox]:
 
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        seen.append(SeenRequest(request.method, request.path, request.query_string,
-                                dict(request.query), dict(request.headers)))
+        seen.append(
+            SeenRequest(
+                request.method, request.path, request.query_string, dict(request.query), dict(request.headers)
+            )
+        )
         return await handler(request)  # type: ignore[no-any-return]
 
     server.app.middlewares.insert(0, record)  # the app is frozen only when the server starts
@@ -69,7 +72,7 @@ MakeClient = Callable[..., tgo_async.Client]
 
 @pytest_asyncio.fixture
 async def make_client(tgo_sandbox: SandboxServer) -> AsyncIterator[MakeClient]:
-    """``make_client(api_key="sandbox-key-send", retry=..., ...)``: clients on ``tgo_sandbox``, closed after."""
+    """``make_client("sandbox-key-send", retry=...)``: clients on ``tgo_sandbox``, closed after the test."""
     clients: list[tgo_async.Client] = []
 
     def make(api_key: str = "sandbox-key-all", **kwargs: Any) -> tgo_async.Client:
@@ -88,11 +91,12 @@ Respond = Callable[..., None]
 
 @pytest.fixture
 def respond(tgo_sandbox: SandboxServer) -> Respond:
-    """``respond("GET /api/v1/usage", body, status=200, headers=None)``: the next request(s) get it verbatim."""
+    """``respond("GET /api/v1/usage", body, ..., status=200)``: the next requests get these verbatim."""
 
     def script(route: str, *bodies: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> None:
         tgo_sandbox.state.faults.script(
-            route, [Fault(FaultKind.RESPOND, route=route, status=status, body=b, headers=headers) for b in bodies]
+            route,
+            [Fault(FaultKind.RESPOND, route=route, status=status, body=b, headers=headers) for b in bodies],
         )
 
     return script
@@ -126,4 +130,4 @@ class FakeTime:
 @pytest.fixture
 def fake_time() -> Iterator[FakeTime]:
     """Injected into ``Client(clock=..., sleep=...)``: no test waits for a retry or a poll."""
-    yield FakeTime()
+    return FakeTime()

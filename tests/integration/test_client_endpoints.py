@@ -38,13 +38,16 @@ async def test_sender_numbers_list_returns_every_seeded_sender(tgo_client: tgo_a
     assert [s.can_send for s in senders] == [True, False, False, False, False, False]
 
 
-async def test_register_creates_pending_sender(tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer) -> None:
+async def test_register_creates_pending_sender(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer
+) -> None:
     """register() answers the new number as pending_verification, and the sandbox issued an OTP for it."""
     new = await tgo_client.sender_numbers.register(phone="+201001234567", display_name="Support")
     assert new.id == 100
     assert (new.phone, new.display_name) == ("+201001234567", "Support")
     assert new.status is SenderStatus.PENDING_VERIFICATION
-    assert new.needs_otp and not new.can_send
+    assert new.needs_otp
+    assert not new.can_send
     assert len(tgo_sandbox.state.otp_for(100)) == 6
     assert tgo_sandbox.state.sender(100).display_name == "Support"
 
@@ -59,8 +62,13 @@ async def test_contact_lookup_reachable(tgo_client: tgo_async.Client) -> None:
     """lookup() with a sender_phone returns the documented fields of a reachable contact."""
     contact = await tgo_client.contacts.lookup(phone=RECIPIENT, sender_phone=SUPPORT)
     assert contact == tgo_async.ContactLookup(
-        exists=True, can_receive=True, reason_code=ReasonCode.OK, reason_code_raw="ok", recipient_id=4821,
-        is_verified=True, phone_verified_at=SEED_TIME,
+        exists=True,
+        can_receive=True,
+        reason_code=ReasonCode.OK,
+        reason_code_raw="ok",
+        recipient_id=4821,
+        is_verified=True,
+        phone_verified_at=SEED_TIME,
     )
 
 
@@ -81,12 +89,14 @@ async def test_plus_in_query_arrives_as_plus(recording_sandbox: RecordingSandbox
     assert contact.recipient_id == 4821
     lookup, log = recording_sandbox.seen
     assert lookup.query == {"phone": RECIPIENT, "sender_phone": SUPPORT}
-    assert "%2B201010000000" in lookup.query_string and " " not in lookup.query_string
+    assert "%2B201010000000" in lookup.query_string
+    assert " " not in lookup.query_string
     assert log.query == {"to_phone": RECIPIENT}
 
 
-async def test_every_request_sends_api_key_and_accept_json(recording_sandbox: RecordingSandbox,
-                                                           tmp_path: Path) -> None:
+async def test_every_request_sends_api_key_and_accept_json(
+    recording_sandbox: RecordingSandbox, tmp_path: Path
+) -> None:
     """GET, JSON POST and multipart POST each carry X-Api-Key and Accept: application/json."""
     image = tmp_path / "a.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
@@ -100,9 +110,13 @@ async def test_every_request_sends_api_key_and_accept_json(recording_sandbox: Re
         await client.usage.get()
     seen = recording_sandbox.seen
     assert [(r.method, r.path) for r in seen] == [
-        ("GET", "/api/v1/sender-numbers"), ("POST", "/api/v1/sender-numbers"),
-        ("GET", "/api/v1/contacts/lookup"), ("POST", "/api/v1/messages"), ("POST", "/api/v1/messages"),
-        ("GET", "/api/v1/messages"), ("GET", "/api/v1/usage"),
+        ("GET", "/api/v1/sender-numbers"),
+        ("POST", "/api/v1/sender-numbers"),
+        ("GET", "/api/v1/contacts/lookup"),
+        ("POST", "/api/v1/messages"),
+        ("POST", "/api/v1/messages"),
+        ("GET", "/api/v1/messages"),
+        ("GET", "/api/v1/usage"),
     ]
     for request in seen:
         assert request.headers.get("X-Api-Key") == "sandbox-key-all", request.path
@@ -117,16 +131,23 @@ async def test_send_text_by_sender_phone(tgo_client: tgo_async.Client, tgo_sandb
     msg = await tgo_client.messages.send_text(sender_phone=SUPPORT, to_phone=RECIPIENT, content="Hello")
     [entry] = tgo_sandbox.state.ledger
     assert (entry.sender_number_id, entry.to_phone, entry.message_type, entry.content) == (
-        12, RECIPIENT, "text", "Hello")
+        12,
+        RECIPIENT,
+        "text",
+        "Hello",
+    )
     assert msg.id == entry.id
     assert (msg.sender_number_id, msg.to_phone, msg.content) == (12, RECIPIENT, "Hello")
     assert msg.message_type is MessageType.TEXT
     assert msg.status is MessageStatus.QUEUED
-    assert msg.sent_at is not None and msg.sent_at.tzinfo is not None
+    assert msg.sent_at is not None
+    assert msg.sent_at.tzinfo is not None
     assert msg.media is None
 
 
-async def test_send_text_by_sender_number_id(tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer) -> None:
+async def test_send_text_by_sender_number_id(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer
+) -> None:
     """send_text(sender_number_id=12) is sent from the same number."""
     msg = await tgo_client.messages.send_text(sender_number_id=12, to_phone=RECIPIENT, content="Hi by id")
     [entry] = tgo_sandbox.state.ledger
@@ -134,14 +155,16 @@ async def test_send_text_by_sender_number_id(tgo_client: tgo_async.Client, tgo_s
     assert msg.sender_number_id == 12
 
 
-async def test_send_image_from_path_with_caption(tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer,
-                                                 tmp_path: Path) -> None:
+async def test_send_image_from_path_with_caption(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer, tmp_path: Path
+) -> None:
     """The server receives exactly the file's bytes, its name, image/png and the caption."""
     data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 300
     path = tmp_path / "a.png"
     path.write_bytes(data)
-    msg = await tgo_client.messages.send_image(sender_number_id=12, to_phone=RECIPIENT, media=path,
-                                               caption="optional")
+    msg = await tgo_client.messages.send_image(
+        sender_number_id=12, to_phone=RECIPIENT, media=path, caption="optional"
+    )
     [entry] = tgo_sandbox.state.ledger
     assert (entry.message_type, entry.caption) == ("image", "optional")
     assert (entry.media_filename, entry.media_content_type) == ("a.png", "image/png")
@@ -151,23 +174,28 @@ async def test_send_image_from_path_with_caption(tgo_client: tgo_async.Client, t
     assert msg.media == tgo_async.MediaInfo("a.png", "image/png", len(data), _sha256(data))
 
 
-async def test_send_voice_from_path_with_duration(tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer,
-                                                  tmp_path: Path) -> None:
+async def test_send_voice_from_path_with_duration(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer, tmp_path: Path
+) -> None:
     """Voice is uploaded with its duration field; bytes and type arrive intact."""
     data = b"OggS" + b"\x01" * 5000
     path = tmp_path / "a.ogg"
     path.write_bytes(data)
-    msg = await tgo_client.messages.send_voice(sender_number_id=12, to_phone=RECIPIENT, media=path, duration=45)
+    msg = await tgo_client.messages.send_voice(
+        sender_number_id=12, to_phone=RECIPIENT, media=path, duration=45
+    )
     [entry] = tgo_sandbox.state.ledger
     assert (entry.message_type, entry.duration) == ("voice", 45)
     assert entry.media_filename == "a.ogg"
-    assert entry.media_content_type is not None and entry.media_content_type.startswith("audio/")
+    assert entry.media_content_type is not None
+    assert entry.media_content_type.startswith("audio/")
     assert (entry.media_size, entry.media_sha256) == (len(data), _sha256(data))
     assert msg.message_type is MessageType.VOICE
 
 
-async def test_send_document_from_open_file_leaves_it_open(tgo_client: tgo_async.Client,
-                                                           tgo_sandbox: SandboxServer, tmp_path: Path) -> None:
+async def test_send_document_from_open_file_leaves_it_open(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer, tmp_path: Path
+) -> None:
     """An open binary file is streamed as is, named after the file, and the caller's handle stays open."""
     data = b"%PDF-1.4\n" + b"lorem ipsum " * 2000
     path = tmp_path / "a.pdf"
@@ -179,18 +207,24 @@ async def test_send_document_from_open_file_leaves_it_open(tgo_client: tgo_async
         assert handle.read(8) == b"%PDF-1.4"
     [entry] = tgo_sandbox.state.ledger
     assert (entry.message_type, entry.media_filename, entry.media_content_type) == (
-        "document", "a.pdf", "application/pdf")
+        "document",
+        "a.pdf",
+        "application/pdf",
+    )
     assert (entry.media_size, entry.media_sha256) == (len(data), _sha256(data))
     assert msg.content is None  # no caption: the server's null content
-    assert msg.media is not None and msg.media.sha256 == _sha256(data)
+    assert msg.media is not None
+    assert msg.media.sha256 == _sha256(data)
 
 
-async def test_send_media_from_bytes_and_media_value(tgo_client: tgo_async.Client,
-                                                     tgo_sandbox: SandboxServer) -> None:
+async def test_send_media_from_bytes_and_media_value(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer
+) -> None:
     """bytes and Media(filename=, content_type=) are accepted; the given name and type are sent."""
     await tgo_client.messages.send_document(sender_number_id=12, to_phone=RECIPIENT, media=b"raw bytes")
     await tgo_client.messages.send_image(
-        sender_number_id=12, to_phone=RECIPIENT,
+        sender_number_id=12,
+        to_phone=RECIPIENT,
         media=tgo_async.Media(b"GIF89a...", filename="x.bin", content_type="image/gif"),
     )
     first, second = tgo_sandbox.state.ledger
@@ -203,7 +237,9 @@ async def _send_texts(client: tgo_async.Client, count: int, **kwargs: object) ->
         await client.messages.send_text(content=f"m{n}", **kwargs)  # type: ignore[arg-type]
 
 
-async def test_messages_list_follows_every_page(tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer) -> None:
+async def test_messages_list_follows_every_page(
+    tgo_client: tgo_async.Client, tgo_sandbox: SandboxServer
+) -> None:
     """With per_page=3, seven entries come back newest first over three page requests."""
     await _send_texts(tgo_client, 7, sender_number_id=12, to_phone=RECIPIENT)
     before = len(tgo_sandbox.state.requests)
@@ -235,12 +271,20 @@ async def test_messages_list_filters(tgo_client: tgo_async.Client, tgo_sandbox: 
 
     ledger = state.ledger
     assert await ids() == [e.id for e in reversed(ledger)]
-    assert await ids(sender_number_id=other.id) == [e.id for e in reversed(ledger) if e.sender_number_id == other.id]
+    assert await ids(sender_number_id=other.id) == [
+        e.id for e in reversed(ledger) if e.sender_number_id == other.id
+    ]
     assert await ids(to_phone="+201010000009") == [ledger[2].id]
     assert await ids(message_type="document") == [ledger[3].id]
-    assert await ids(message_type=MessageType.TEXT) == [e.id for e in reversed(ledger) if e.message_type == "text"]
+    assert await ids(message_type=MessageType.TEXT) == [
+        e.id for e in reversed(ledger) if e.message_type == "text"
+    ]
     assert await ids(status="sent") == [ledger[4].id]
-    assert await ids(status=MessageStatus.QUEUED, sender_number_id=12) == [ledger[3].id, ledger[1].id, ledger[0].id]
+    assert await ids(status=MessageStatus.QUEUED, sender_number_id=12) == [
+        ledger[3].id,
+        ledger[1].id,
+        ledger[0].id,
+    ]
 
 
 async def test_usage_counts_by_sender_and_type(tgo_client: tgo_async.Client, tmp_path: Path) -> None:
@@ -251,9 +295,14 @@ async def test_usage_counts_by_sender_and_type(tgo_client: tgo_async.Client, tmp
     assert isinstance(usage, tgo_async.Usage)
     assert [e.sender_number_id for e in usage.entries] == [12, 13, 14, 15, 16, 17]
     support = usage.for_sender(12)
-    assert support is not None and support == usage.for_sender(SUPPORT)
-    assert (support.total, support.count("text"), support.count(MessageType.DOCUMENT), support.count("voice")) == (
-        3, 2, 1, 0)
+    assert support is not None
+    assert support == usage.for_sender(SUPPORT)
+    assert (
+        support.total,
+        support.count("text"),
+        support.count(MessageType.DOCUMENT),
+        support.count("voice"),
+    ) == (3, 2, 1, 0)
     assert usage.total == 3
     assert "period" in usage.raw
 
@@ -265,7 +314,9 @@ async def test_sandbox_marker_configures_plugin_server(tgo_sandbox: SandboxServe
 
 
 @pytest.mark.tgo_sandbox(seed=7)
-async def test_sandbox_marker_seed_reaches_server(tgo_sandbox: SandboxServer, make_client: MakeClient) -> None:
+async def test_sandbox_marker_seed_reaches_server(
+    tgo_sandbox: SandboxServer, make_client: MakeClient
+) -> None:
     """The tgo_sandbox marker's kwargs reach SandboxServer (the seed drives OTP digits)."""
     assert tgo_sandbox.state.seed == 7
     assert len(await make_client().sender_numbers.list()) == 6

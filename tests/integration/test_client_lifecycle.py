@@ -65,19 +65,32 @@ async def test_aclose_closes_owned_session(tgo_sandbox: SandboxServer) -> None:
     client = tgo_async.Client(api_key="sandbox-key-all", base_url=tgo_sandbox.base_url)
     await client.usage.get()
     session = _session(client)
-    assert session is not None and not session.closed
+    assert session is not None
+    assert not session.closed
     await client.aclose()
-    assert session.closed and session.connector is None
+    assert session.closed
+    assert session.connector is None
     await client.aclose()
 
 
 async def test_async_with_closes_owned_session(tgo_sandbox: SandboxServer) -> None:
     """Leaving ``async with`` closes the owned session, also when the body raised."""
+    sessions: list[aiohttp.ClientSession | None] = []
+    client = tgo_async.Client(api_key="sandbox-key-revoked", base_url=tgo_sandbox.base_url)
+
+    async def use() -> None:
+        async with client:
+            try:
+                await client.usage.get()
+            finally:
+                sessions.append(_session(client))
+
     with pytest.raises(tgo_async.AuthenticationError):
-        async with tgo_async.Client(api_key="sandbox-key-revoked", base_url=tgo_sandbox.base_url) as client:
-            await client.usage.get()
-    session = _session(client)
-    assert session is None  # released by aclose()
+        await use()
+    [session] = sessions
+    assert session is not None
+    assert session.closed
+    assert _session(client) is None
     with pytest.raises(RuntimeError, match="closed"):
         await client.usage.get()
 
@@ -93,8 +106,9 @@ async def test_aclose_unused_client_creates_nothing(tgo_sandbox: SandboxServer) 
 async def test_callers_session_is_never_closed(tgo_sandbox: SandboxServer) -> None:
     """A session passed in is used for the calls and stays open after aclose() / async with."""
     async with aiohttp.ClientSession() as session:
-        async with tgo_async.Client(api_key="sandbox-key-all", base_url=tgo_sandbox.base_url,
-                                    session=session) as client:
+        async with tgo_async.Client(
+            api_key="sandbox-key-all", base_url=tgo_sandbox.base_url, session=session
+        ) as client:
             await client.messages.send_text(sender_number_id=12, to_phone=R, content="borrowed")
             assert _session(client) is session
         assert not session.closed
@@ -114,7 +128,7 @@ async def test_closed_client_raises_clear_error(tgo_sandbox: SandboxServer) -> N
         borrowed = tgo_async.Client(api_key="sandbox-key-all", base_url=tgo_sandbox.base_url, session=session)
         await borrowed.aclose()
         for client in (owned, borrowed):
-            with pytest.raises(RuntimeError, match=r"this tgo_async\.Client is closed"):
+            with pytest.raises(tgo_async.ClientClosedError, match=r"this tgo_async\.Client is closed"):
                 await client.messages.send_text(sender_number_id=12, to_phone=R, content="late")
             with pytest.raises(RuntimeError, match="closed"):
                 [m async for m in client.messages.list()]
@@ -125,16 +139,22 @@ async def test_closed_client_raises_clear_error(tgo_sandbox: SandboxServer) -> N
 
 async def test_connector_limits_are_configurable(tgo_sandbox: SandboxServer) -> None:
     """connector_limit / connector_limit_per_host reach the pooled connector."""
-    async with tgo_async.Client(api_key="sandbox-key-all", base_url=tgo_sandbox.base_url, connector_limit=7,
-                                connector_limit_per_host=3) as client:
+    async with tgo_async.Client(
+        api_key="sandbox-key-all",
+        base_url=tgo_sandbox.base_url,
+        connector_limit=7,
+        connector_limit_per_host=3,
+    ) as client:
         await client.usage.get()
         session = _session(client)
-        assert session is not None and session.connector is not None
+        assert session is not None
+        assert session.connector is not None
         assert (session.connector.limit, session.connector.limit_per_host) == (7, 3)
 
 
-async def test_env_vars_supply_key_and_base_url(tgo_sandbox: SandboxServer,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_env_vars_supply_key_and_base_url(
+    tgo_sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """TGO_API_KEY / TGO_BASE_URL are used when no arguments are given; arguments win over them."""
     monkeypatch.setenv("TGO_API_KEY", "sandbox-key-all")
     monkeypatch.setenv("TGO_BASE_URL", tgo_sandbox.base_url)
@@ -194,8 +214,10 @@ async def test_aioresponses_mocks_a_client_call() -> None:
     """aioresponses can stand in for the server (today it cannot: tests use the loopback sandbox)."""
     aioresponses = pytest.importorskip("aioresponses").aioresponses
     with aioresponses() as mocked:
-        mocked.get("https://tenant.example/api/v1/usage",
-                   payload={"data": [{"sender_number_id": 12, "total": 3, "text": 3}]})
+        mocked.get(
+            "https://tenant.example/api/v1/usage",
+            payload={"data": [{"sender_number_id": 12, "total": 3, "text": 3}]},
+        )
         async with tgo_async.Client(api_key="k" * 20, base_url="https://tenant.example") as client:
             usage = await client.usage.get()
     assert usage.total == 3

@@ -95,7 +95,8 @@ async def test_wait_until_ready_pending_otp_says_enter_the_otp(
         await client.sender_numbers.wait_until_ready(13, timeout=10)
     err = info.value
     assert err.missing == "otp"
-    assert "OTP" in str(err) and "TGO Business dashboard" in str(err)
+    assert "OTP" in str(err)
+    assert "TGO Business dashboard" in str(err)
     assert "gave up after 10s" in str(err)
     assert err.sender.id == 13
     assert "+201001187189" not in str(err)  # the phone is masked
@@ -105,13 +106,21 @@ async def test_wait_until_ready_pending_otp_says_enter_the_otp(
 @pytest.mark.parametrize(
     ("shape", "status", "verification_status"),
     [
-        ("status", SenderStatus.PENDING_ACCOUNT_VERIFICATION, VerificationStatus.PENDING_ACCOUNT_VERIFICATION),
+        (
+            "status",
+            SenderStatus.PENDING_ACCOUNT_VERIFICATION,
+            VerificationStatus.PENDING_ACCOUNT_VERIFICATION,
+        ),
         ("verification_status", SenderStatus.ACTIVE, VerificationStatus.PENDING_ACCOUNT_VERIFICATION),
     ],
 )
 async def test_wait_until_ready_account_pending_in_both_shapes(
-    tgo_sandbox: SandboxServer, make_client: MakeClient, fake_time: FakeTime, shape: str,
-    status: SenderStatus, verification_status: VerificationStatus,
+    tgo_sandbox: SandboxServer,
+    make_client: MakeClient,
+    fake_time: FakeTime,
+    shape: str,
+    status: SenderStatus,
+    verification_status: VerificationStatus,
 ) -> None:
     """OTP done, account unverified (either documented shape): missing is the TGO Connect verification."""
     state = tgo_sandbox.state
@@ -121,7 +130,9 @@ async def test_wait_until_ready_account_pending_in_both_shapes(
     state.enter_otp(NEW, state.otp_for(NEW))
     pending = await client.sender_numbers.get(NEW)
     assert (pending.status, pending.verification_status) == (status, verification_status)
-    assert pending.needs_account_verification and not pending.needs_otp and not pending.can_send
+    assert pending.needs_account_verification
+    assert not pending.needs_otp
+    assert not pending.can_send
     with pytest.raises(SenderNotReadyError) as info:
         await client.sender_numbers.wait_until_ready(new.id, timeout=5)
     err = info.value

@@ -8,7 +8,7 @@ tests use real sub-second socket timeouts and assert only on outcome types, neve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -169,7 +169,8 @@ async def test_pool_wait_timeout_is_connect_error_and_never_reaches_the_server()
     arrived = asyncio.Event()
 
     @web.middleware
-    async def signal(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def signal(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                     ) -> web.StreamResponse:
         arrived.set()
         return await handler(request)
 

@@ -685,6 +685,7 @@ async def test_fault_answers_without_processing(
     (record,) = tgo_sandbox.state.requests
     assert (record.fault, record.status) == (kind, status)
     assert record.retry_after == (1.5 if retry_after else None)
+    assert record.item == "Hello from TGO Business"
 
 
 async def test_drop_before_disconnects_and_records_nothing(
@@ -773,6 +774,8 @@ async def test_script_runs_exact_sequence(tgo_sandbox: SandboxServer, http: aioh
     statuses = [(await send(http, tgo_sandbox)).status for _ in range(4)]
     assert statuses == [429, 201, 500, 201]
     assert faults.pending_script(SEND_ROUTE) == 0
+    sends = [r for r in tgo_sandbox.state.requests if r.method == "POST"]
+    assert [r.item for r in sends] == ["Hello from TGO Business"] * 4
 
 
 def test_random_faults_are_seeded_and_add_up() -> None:

@@ -18,7 +18,7 @@ SENDER = "+201001187188"
 TO = "+201010000000"
 DATA = os.urandom(300_000) + b"tail"  # several multipart chunks, so a half-read retry would show
 DIGEST = hashlib.sha256(DATA).hexdigest()
-KINDS = {
+KINDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "image": ("send_image", "photo.jpg", {"caption": "retried image"}),
     "voice": ("send_voice", "note.ogg", {"duration": 7}),
     "document": ("send_document", "report.pdf", {"caption": "retried document"}),

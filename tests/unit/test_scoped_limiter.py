@@ -197,6 +197,21 @@ async def test_429_without_headers_decreases_at_most_once_per_window() -> None:
     assert limiter.rate == pytest.approx(49)
 
 
+async def test_decrease_starts_from_the_rate_the_server_accepted() -> None:
+    """Configured 10x too fast, one 429 brings the rate to 0.7x what got through, not 0.7x ours."""
+    clock = ManualClock()
+    limiter = ScopedRateLimiter(1000, min_rate_fraction=0.01, clock=clock)
+    for _ in range(150):  # 100 successes/s for 1.5 s
+        await clock.advance(0.01)
+        limiter.on_response(None, 200, {}, None)
+    limiter.on_response(None, 429, {}, None)
+    assert limiter.rate == pytest.approx(70, rel=0.05)
+    for _ in range(25):
+        await clock.advance(0.1)
+        limiter.on_response(None, 200, {}, None)
+    assert limiter.rate == pytest.approx(100, rel=0.05)  # back at the accepted rate, not at 1000
+
+
 async def test_decrease_window_stretches_to_retry_after() -> None:
     """The once-per-window rule uses max(1 s, Retry-After) as the window."""
     clock = ManualClock()

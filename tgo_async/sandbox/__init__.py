@@ -101,8 +101,9 @@ Observability: ``state.ledger`` (``LedgerEntry``: id, api_key, sender, to_phone,
     caption, duration, media_*, status, sent_at, recorded_at loop time, request_id), ``state.ledger_counts()``
     / ``state.duplicates()`` keyed by ``entry.identity`` = ``(to_phone, content or caption)``;
     ``state.requests`` (``RequestRecord``: method, path, received_at loop time, key name, item = text
-    content or ``"to_phone|caption"``, fault, status (None = no response: dropped, or the client left
-    first), retry_after announced, request_id); ``state.reset_logs()`` (also refills rate-limit buckets).
+    content or ``"to_phone|caption"`` on every send, even one answered early (429/5xx) or dropped,
+    fault, status (None = no response: dropped, or the client left first), retry_after announced,
+    request_id); ``state.reset_logs()`` (also refills rate-limit buckets).
 
 Control routes (no key; ``{sender}`` = id or %2B-encoded phone): ``GET|POST /_sandbox/sender-numbers``
     (list with ``otp_pending`` / add one in any state), ``GET /_sandbox/sender-numbers/{sender}/otp``,

@@ -28,6 +28,7 @@ __all__ = ["API_PREFIX", "make_app"]
 log = logging.getLogger("tgo_async.sandbox")
 
 API_PREFIX = "/api/v1"
+SEND_PATH = f"{API_PREFIX}/messages"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -135,13 +136,19 @@ def _abort(request: web.Request, record: RequestRecord) -> web.Response:
     return web.Response(status=204)
 
 
-async def _drain(request: web.Request, state: SandboxState, record: RequestRecord) -> None:
-    """Consume the body, so the client has finished writing when the connection dies."""
-    if request.method == "POST" and request.path == f"{API_PREFIX}/messages":
-        with contextlib.suppress(ValueError, HttpProcessingError, web.HTTPException):
-            record.item = (await parse_send(request, state)).identity()
-    while await request.content.readany():
-        pass
+async def _drained(request: web.Request, state: SandboxState, record: RequestRecord) -> bool:
+    """Consume the body of a request answered early (or dropped), so the client has finished writing;
+    for a send, note the item on the record so tests can follow each item through 429s, 503s and drops.
+    False if the client went away meanwhile."""
+    try:
+        if request.method == "POST" and request.path == SEND_PATH:
+            with contextlib.suppress(ValueError, HttpProcessingError, web.HTTPException):
+                record.item = (await parse_send(request, state)).identity()
+        while await request.content.readany():
+            pass
+    except ConnectionError:
+        return False
+    return True
 
 
 def _authenticate(request: web.Request, state: SandboxState, raw_key: str | None) -> None:
@@ -175,6 +182,7 @@ async def _api(request: web.Request, handler: Handler, rid: str) -> web.StreamRe
     now = asyncio.get_running_loop().time()
     raw_key = request.headers.get("X-Api-Key")
     method, path = request.method, request.path
+    is_send = method == "POST" and path == SEND_PATH
     record = RequestRecord(method, path, now, _key_label(state, raw_key), rid)
     state.requests.append(record)
     request[RECORD_KEY] = record
@@ -184,6 +192,8 @@ async def _api(request: web.Request, handler: Handler, rid: str) -> web.StreamRe
         extra = verdict.headers
         if not verdict.allowed:
             record.retry_after = verdict.retry_after
+            if is_send and not await _drained(request, state, record):
+                return _abort(request, record)
             limited = error_response(
                 429, "rate_limited", "Too Many Attempts.", headers=retry_after_headers(verdict.retry_after)
             )
@@ -194,7 +204,9 @@ async def _api(request: web.Request, handler: Handler, rid: str) -> web.StreamRe
         kind = record.fault = fault.kind
         if kind in PRE_KINDS:
             if kind is FaultKind.DROP_BEFORE:
-                await _drain(request, state, record)
+                await _drained(request, state, record)
+                return _abort(request, record)
+            if is_send and not await _drained(request, state, record):
                 return _abort(request, record)
             return _finish(_fault_response(fault, record), record, extra)
         if kind is FaultKind.LATENCY:
