@@ -200,7 +200,7 @@ async def test_rate_limit_beyond_cap_raises_at_once_with_retry_after(
     assert len(tgo_sandbox.state.requests) == 1
 
 
-@pytest.mark.tgo_sandbox(rate_limit=1.0, rate_burst=1)
+@pytest.mark.tgo_sandbox(rate_limit=0.01, rate_burst=1)
 async def test_server_rate_limit_raises_rate_limit_error(
     tgo_sandbox: SandboxServer, make_client: MakeClient
 ) -> None:
@@ -213,7 +213,7 @@ async def test_server_rate_limit_raises_rate_limit_error(
     with pytest.raises(RateLimitError) as info:
         await client.usage.get()
     assert info.value.retry_after is not None
-    assert 0 < info.value.retry_after <= 1.0
+    assert 0 < info.value.retry_after <= 100.0
     assert [r.status for r in tgo_sandbox.state.requests] == [200, 429]
 
 

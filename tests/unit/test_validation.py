@@ -104,6 +104,7 @@ def test_borrowed_file_is_rewound_and_never_closed() -> None:
         with media.open() as readable:
             assert readable.read() == b"PAYLOAD"  # type: ignore[union-attr]
     assert not fh.closed
+    assert fh.tell() == 6  # left where it stood, so the same open file can be sent again
     assert media.exclusive is not None
 
 
