@@ -1,7 +1,7 @@
 """tgo_async: the asyncio client for the TGO Business messaging API.
 
-    async with tgo_async.Client(api_key=..., base_url=...) as client:
-        await client.messages.send_text(sender_phone=..., to_phone=..., content="Hello")
+async with tgo_async.Client(api_key=..., base_url=...) as client:
+    await client.messages.send_text(sender_phone=..., to_phone=..., content="Hello")
 """
 
 from __future__ import annotations

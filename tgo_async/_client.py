@@ -48,7 +48,7 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        rate_limit: float | Limiter | ScopedRateLimiter | None | _Default = DEFAULT,
+        rate_limit: float | Limiter | ScopedRateLimiter | _Default | None = DEFAULT,
         per_sender_rate: float | None = None,
         on_ambiguous: OnAmbiguous = "raise",
         on_retry: Callable[[RetryEvent], None] | None = None,
@@ -59,13 +59,19 @@ class Client:
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.config = load_config(
-            api_key, base_url, allow_insecure_http=allow_insecure_http, timeouts=timeouts or Timeouts(),
-            on_ambiguous=on_ambiguous, connector_limit=connector_limit,
+            api_key,
+            base_url,
+            allow_insecure_http=allow_insecure_http,
+            timeouts=timeouts or Timeouts(),
+            on_ambiguous=on_ambiguous,
+            connector_limit=connector_limit,
             connector_limit_per_host=connector_limit_per_host,
         )
         self._transport = Transport(self.config, session)
         self.retry_policy = retry or RetryPolicy()
-        self._retrier = Retrier(self.retry_policy, clock=clock, sleep=sleep or asyncio.sleep, on_retry=on_retry)
+        self._retrier = Retrier(
+            self.retry_policy, clock=clock, sleep=sleep or asyncio.sleep, on_retry=on_retry
+        )
         self.limiter = _make_limiter(rate_limit, per_sender_rate, clock)
         self._requester = Requester(self._transport, self._retrier, self.limiter, on_ambiguous)
         self.sender_numbers = SenderNumbers(self._requester)
@@ -79,8 +85,9 @@ class Client:
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -88,8 +95,9 @@ class Client:
         await self._transport.aclose()
 
 
-def _make_limiter(rate_limit: Any, per_sender_rate: float | None,
-                  clock: Callable[[], float] | None) -> ScopedRateLimiter | None:
+def _make_limiter(
+    rate_limit: Any, per_sender_rate: float | None, clock: Callable[[], float] | None
+) -> ScopedRateLimiter | None:
     if rate_limit is None:
         return None
     from ._scoped_limiter import ScopedRateLimiter
@@ -106,7 +114,9 @@ def _make_limiter(rate_limit: Any, per_sender_rate: float | None,
             raise ValidationError("rate_limit", f"must be > 0 requests per second or None, not {rate_limit}")
         return ScopedRateLimiter(float(rate_limit), per_sender_rate=per_sender_rate, clock=lim_clock)
     rate = float(getattr(rate_limit, "rate", DEFAULT_RATE_LIMIT))
-    return ScopedRateLimiter(rate, per_sender_rate=per_sender_rate, clock=lim_clock, global_limiter=rate_limit)
+    return ScopedRateLimiter(
+        rate, per_sender_rate=per_sender_rate, clock=lim_clock, global_limiter=rate_limit
+    )
 
 
 class _ClockAdapter:

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_RATE_LIMIT", "ClientConfig", "OnAmbiguous", "Timeouts", "loa
 ENV_API_KEY = "TGO_API_KEY"
 ENV_BASE_URL = "TGO_BASE_URL"
 DEFAULT_RATE_LIMIT = 200.0
-"""Requests per second per API key unless the caller says otherwise; the adaptive limiter lowers it on 429s."""
+"""Requests per second per API key unless the caller says otherwise; lowered adaptively on 429s."""
 
 OnAmbiguous = Literal["raise", "retry"]
 
@@ -54,8 +54,10 @@ class ClientConfig:
     user_agent: str = "tgo-async"
 
     def __repr__(self) -> str:
-        return (f"ClientConfig(api_key={mask_key(self.api_key)!r}, base_url={self.base_url!r}, "
-                f"timeouts={self.timeouts!r}, on_ambiguous={self.on_ambiguous!r})")
+        return (
+            f"ClientConfig(api_key={mask_key(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"timeouts={self.timeouts!r}, on_ambiguous={self.on_ambiguous!r})"
+        )
 
 
 def _is_loopback(host: str) -> bool:

@@ -110,8 +110,10 @@ class OutcomeUnknownError(TransportError):
     safe_to_resend = False
 
     def __init__(self, message: str, *, cause: BaseException | None, attempts: int) -> None:
-        super().__init__(f"{message} (after {attempts} attempt{'s' if attempts != 1 else ''}; "
-                         "the server may have applied it)")
+        super().__init__(
+            f"{message} (after {attempts} attempt{'s' if attempts != 1 else ''}; "
+            "the server may have applied it)"
+        )
         self.cause = cause
         self.attempts = attempts
 

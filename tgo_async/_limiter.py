@@ -212,7 +212,12 @@ class TokenBucket:
         return None
 
     async def _wait(self, n: int) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self._waiters and self._waiters[0][0].get_loop() is not loop:
+            # Reused on a new loop (e.g. per-test loops): the old loop's waiters and timer are dead.
+            self._waiters.clear()
+            self._disarm()
+        fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append((fut, n))
         if len(self._waiters) == 1:
             self._dispatch()

@@ -99,7 +99,8 @@ class Media:
             try:
                 self._start = source.tell()
             except (OSError, ValueError) as exc:
-                raise ValidationError("media", f"the file object cannot seek, so it cannot be retried: {exc}")
+                reason = f"the file object cannot seek, so it cannot be retried: {exc}"
+                raise ValidationError("media", reason) from None
             self._lock = asyncio.Lock()
             name = getattr(source, "name", None)
             if filename is None and isinstance(name, str):

@@ -46,8 +46,12 @@ def prepare_text(
     sender_phone: str | None, sender_number_id: int | None, to_phone: str, content: str
 ) -> PreparedSend:
     field, sender = check_sender(sender_phone, sender_number_id)
-    body = {field: sender, "to_phone": check_phone("to_phone", to_phone), "type": "text",
-            "content": check_content(content)}
+    body = {
+        field: sender,
+        "to_phone": check_phone("to_phone", to_phone),
+        "type": "text",
+        "content": check_content(content),
+    }
     return PreparedSend(sender=str(sender), message_type="text", json_body=orjson.dumps(body))
 
 
@@ -60,10 +64,15 @@ def _prepare_media(
     extra: tuple[tuple[str, str], ...],
 ) -> PreparedSend:
     field, sender = check_sender(sender_phone, sender_number_id)
-    fields = ((field, str(sender)), ("to_phone", check_phone("to_phone", to_phone)),
-              ("type", message_type), *extra)
-    return PreparedSend(sender=str(sender), message_type=message_type, form_fields=fields,
-                        media=as_media(media))
+    fields = (
+        (field, str(sender)),
+        ("to_phone", check_phone("to_phone", to_phone)),
+        ("type", message_type),
+        *extra,
+    )
+    return PreparedSend(
+        sender=str(sender), message_type=message_type, form_fields=fields, media=as_media(media)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -90,8 +99,9 @@ class ImageMessage(_Base):
 
     def prepare(self) -> PreparedSend:
         extra = (("caption", self.caption),) if self.caption else ()
-        return _prepare_media("image", self.sender_phone, self.sender_number_id, self.to_phone,
-                              self.media, extra)
+        return _prepare_media(
+            "image", self.sender_phone, self.sender_number_id, self.to_phone, self.media, extra
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -101,8 +111,9 @@ class VoiceMessage(_Base):
 
     def prepare(self) -> PreparedSend:
         extra = (("duration", str(check_duration(self.duration))),)
-        return _prepare_media("voice", self.sender_phone, self.sender_number_id, self.to_phone,
-                              self.media, extra)
+        return _prepare_media(
+            "voice", self.sender_phone, self.sender_number_id, self.to_phone, self.media, extra
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -112,8 +123,9 @@ class DocumentMessage(_Base):
 
     def prepare(self) -> PreparedSend:
         extra = (("caption", self.caption),) if self.caption else ()
-        return _prepare_media("document", self.sender_phone, self.sender_number_id, self.to_phone,
-                              self.media, extra)
+        return _prepare_media(
+            "document", self.sender_phone, self.sender_number_id, self.to_phone, self.media, extra
+        )
 
 
 OutgoingMessage = TextMessage | ImageMessage | VoiceMessage | DocumentMessage

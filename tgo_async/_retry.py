@@ -35,12 +35,11 @@ from ._errors import (
     ConnectError,
     ConnectionLostError,
     OutcomeUnknownError,
-    RateLimitError,
     ServerError,
     TgoError,
 )
 
-__all__ = ["RetryBudget", "RetryEvent", "RetryPolicy", "Retrier"]
+__all__ = ["Retrier", "RetryBudget", "RetryEvent", "RetryPolicy"]
 
 T = TypeVar("T")
 log = logging.getLogger("tgo_async")
@@ -71,7 +70,8 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(n-1))]."""
-        return rng() * min(self.backoff_cap, self.backoff_base * 2 ** (retry_number - 1))
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry_number - 1))
+        return rng() * ceiling
 
 
 NO_RETRY = RetryPolicy(max_attempts=1, max_speculative_attempts=1)
@@ -184,7 +184,8 @@ class Retrier:
             if kind is _Kind.FATAL:
                 raise
             call = _Call(self, policy, attempt, method, path, is_send, on_ambiguous, start)
-            return await call.run(exc, kind)
+            retried: T = await call.run(exc, kind)
+            return retried
         self.budget.earn()
         return result
 
@@ -192,8 +193,17 @@ class Retrier:
 class _Call:
     """State of one call once it has failed retryably; its methods are tenacity's callbacks."""
 
-    def __init__(self, retrier: Retrier, policy: RetryPolicy, attempt: Callable[[int, float | None], Awaitable[Any]],
-                 method: str, path: str, is_send: bool, on_ambiguous: str, start: float) -> None:
+    def __init__(
+        self,
+        retrier: Retrier,
+        policy: RetryPolicy,
+        attempt: Callable[[int, float | None], Awaitable[Any]],
+        method: str,
+        path: str,
+        is_send: bool,
+        on_ambiguous: str,
+        start: float,
+    ) -> None:
         self.r = retrier
         self.policy = policy
         self.attempt = attempt
@@ -237,10 +247,17 @@ class _Call:
 
     def _before_sleep(self, rs: tenacity.RetryCallState) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
-        event = RetryEvent(self.method, self.path, rs.attempt_number, describe(exc) if exc else "?",
-                           rs.upcoming_sleep or 0.0)
-        log.info("retrying %s %s after attempt %d failed (%s); sleeping %.3fs",
-                 event.method, event.path, event.attempt, event.cause, event.sleep)
+        event = RetryEvent(
+            self.method, self.path, rs.attempt_number, describe(exc) if exc else "?", rs.upcoming_sleep or 0.0
+        )
+        log.info(
+            "retrying %s %s after attempt %d failed (%s); sleeping %.3fs",
+            event.method,
+            event.path,
+            event.attempt,
+            event.cause,
+            event.sleep,
+        )
         if self.r._on_retry is not None:
             self.r._on_retry(event)
 
@@ -273,6 +290,7 @@ class _Call:
     def _final(self, exc: TgoError) -> TgoError:
         """The worst attempt wins: an ambiguous send never ends as a plain failure."""
         if self.is_send and (self.ambiguous_seen or classify(exc) is _Kind.AMBIGUOUS):
-            return OutcomeUnknownError(f"{self.method} {self.path}: {describe(exc)}", cause=exc,
-                                       attempts=self.attempts)
+            return OutcomeUnknownError(
+                f"{self.method} {self.path}: {describe(exc)}", cause=exc, attempts=self.attempts
+            )
         return exc

@@ -15,7 +15,9 @@ _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 def check_phone(field: str, value: object) -> str:
     """E.164: a '+', then 8 to 15 digits with no leading zero; no spaces or punctuation."""
     if not isinstance(value, str):
-        raise ValidationError(field, f"must be an E.164 string like '+201001187188', not {type(value).__name__}")
+        raise ValidationError(
+            field, f"must be an E.164 string like '+201001187188', not {type(value).__name__}"
+        )
     if _E164.fullmatch(value) is None:
         hint = " (a '+' may have been decoded as a space)" if value.startswith(" ") else ""
         raise ValidationError(field, f"{value!r} is not an E.164 phone number like '+201001187188'{hint}")

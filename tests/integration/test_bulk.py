@@ -30,7 +30,9 @@ DROPS = {FaultKind.DROP_BEFORE, FaultKind.DROP_AFTER}
 
 def texts(n: int, tag: str = "m", start: int = 0) -> Iterator[TextMessage]:
     for i in range(start, start + n):
-        yield TextMessage(to_phone=f"+2011{i:08d}", content=f"{tag} {i}", sender_phone=SENDER, ref=f"{tag}:{i}")
+        yield TextMessage(
+            to_phone=f"+2011{i:08d}", content=f"{tag} {i}", sender_phone=SENDER, ref=f"{tag}:{i}"
+        )
 
 
 def client_for(sb: SandboxServer, **kw: object) -> tgo_async.Client:
@@ -55,13 +57,18 @@ async def test_chaos_5000_items_each_get_one_outcome_and_the_ledger_agrees() -> 
     """5,000 sends under 30% 429 / 5% 503+RA / 5% drop-before / 2% drop-after: exactly one outcome each,
     sent <=> recorded, failed => not recorded, unknown only where a dropped connection hit, 0 duplicates."""
     async with SandboxServer(seed=7) as sb:
-        for kind, p in [(FaultKind.RATE_LIMIT, 0.30), (FaultKind.UNAVAILABLE_RETRY_AFTER, 0.05),
-                        (FaultKind.DROP_BEFORE, 0.05), (FaultKind.DROP_AFTER, 0.02)]:
+        for kind, p in [
+            (FaultKind.RATE_LIMIT, 0.30),
+            (FaultKind.UNAVAILABLE_RETRY_AFTER, 0.05),
+            (FaultKind.DROP_BEFORE, 0.05),
+            (FaultKind.DROP_AFTER, 0.02),
+        ]:
             sb.state.faults.add(Fault(kind=kind, route=ROUTE, probability=p, retry_after=0.02))
         async with client_for(sb) as client:
             outcomes = await collect(client.messages.send_many(texts(5000), concurrency=64))
         by_ref = Counter(o.ref for o in outcomes)
-        assert len(by_ref) == 5000 and set(by_ref.values()) == {1}
+        assert len(by_ref) == 5000
+        assert set(by_ref.values()) == {1}
         recorded = {e.content for e in sb.state.ledger}
         assert not sb.state.duplicates()
         hit = faults_by_item(sb)
@@ -69,7 +76,8 @@ async def test_chaos_5000_items_each_get_one_outcome_and_the_ledger_agrees() -> 
         for o in outcomes:
             content = f"m {o.index}"
             if o.status == "sent":
-                assert content in recorded and o.message is not None
+                assert content in recorded
+                assert o.message is not None
             elif o.status == "failed":
                 assert content not in recorded, o
             else:
@@ -96,11 +104,13 @@ async def test_reconcile_then_resend_unknown_completes_the_job_exactly_once(tmp_
             assert set(report.found) | set(report.not_found) == unknown
             recorded = {e.content for e in sb.state.ledger}
             for ref, message in report.found.items():
-                assert message.content == f"m {ref.split(':')[1]}" and message.content in recorded
+                assert message.content == f"m {ref.split(':')[1]}"
+                assert message.content in recorded
             for ref in report.not_found:
                 assert f"m {ref.split(':')[1]}" not in recorded
-            second = await collect(client.messages.send_many(texts(400), concurrency=16, checkpoint=ckpt,
-                                                             resend_unknown=True))
+            second = await collect(
+                client.messages.send_many(texts(400), concurrency=16, checkpoint=ckpt, resend_unknown=True)
+            )
         assert sum(not o.skipped for o in second) == len(report.not_found)
         assert not sb.state.duplicates()
         assert len(sb.state.ledger) == 400
@@ -137,6 +147,7 @@ async def test_ordered_mode_yields_in_input_order() -> None:
 
 async def test_async_source_and_bad_items_fail_without_stopping_the_job() -> None:
     """A bad phone, an inactive sender and an unreachable recipient are failed outcomes; the rest sends."""
+
     async def source() -> AsyncIterator[TextMessage]:
         yield TextMessage(to_phone="+201110000001", content="ok 1", sender_phone=SENDER, ref="good-1")
         yield TextMessage(to_phone="0101", content="x", sender_phone=SENDER, ref="bad-phone")
@@ -155,9 +166,11 @@ async def test_async_source_and_bad_items_fail_without_stopping_the_job() -> Non
         assert sorted(e.content for e in sb.state.ledger) == ["ok 1", "ok 2"]
 
 
-@pytest.mark.parametrize(("key", "error"), [("revoke", AuthenticationError), ("sandbox-key-read", PermissionDeniedError)])
+@pytest.mark.parametrize(
+    ("key", "error"), [("revoke", AuthenticationError), ("sandbox-key-read", PermissionDeniedError)]
+)
 async def test_key_refusal_stops_dispatch_and_fails_the_rest(key: str, error: type[Exception]) -> None:
-    """A 401 (key revoked mid-job) or 403 missing scope stops at once: every unsent item is failed, none lost."""
+    """A 401 (key revoked mid-job) or 403 missing scope stops at once: every unsent item fails, none lost."""
     async with SandboxServer() as sb:
         sb.state.add_key("job-key-123456789", ["*"])
         api_key = "job-key-123456789" if key == "revoke" else key
@@ -193,14 +206,18 @@ async def test_outage_pauses_dispatch_and_resumes_without_loss() -> None:
                 outcomes.append(o)
                 if len(outcomes) == 200:
                     await sb.__aexit__(None, None, None)
-                    while not job.stats.paused:
+                    for _ in range(1000):  # bounded: the job notices the refused connections
+                        if job.stats.paused:
+                            break
                         await asyncio.sleep(0.01)
+                    assert job.stats.paused
                     restarted = SandboxServer(port=port, state=state)
                     await restarted.__aenter__()
         assert restarted is not None
         await restarted.__aexit__(None, None, None)
     status = Counter(o.status for o in outcomes)
-    assert status["failed"] == 0 and len(outcomes) == 600
+    assert status["failed"] == 0
+    assert len(outcomes) == 600
     recorded = Counter(e.content for e in state.ledger)
     assert max(recorded.values()) == 1
     assert {f"m {o.index}" for o in outcomes if o.status == "sent"} <= set(recorded)
@@ -211,8 +228,12 @@ async def test_outage_longer_than_max_outage_fails_the_rest_as_not_sent() -> Non
     """If the server stays away past max_outage, the remaining items fail (safe to resend)."""
     sb = SandboxServer()
     await sb.__aenter__()
-    async with tgo_async.Client(api_key="sandbox-key-all", base_url=sb.base_url, rate_limit=None,
-                                retry=tgo_async.RetryPolicy(max_attempts=2)) as client:
+    async with tgo_async.Client(
+        api_key="sandbox-key-all",
+        base_url=sb.base_url,
+        rate_limit=None,
+        retry=tgo_async.RetryPolicy(max_attempts=2),
+    ) as client:
         outcomes: list[Outcome] = []
         async with client.messages.send_many(texts(300), concurrency=4, max_outage=0.5) as job:
             async for o in job:
@@ -221,7 +242,8 @@ async def test_outage_longer_than_max_outage_fails_the_rest_as_not_sent() -> Non
                     await sb.__aexit__(None, None, None)
     assert len({o.ref for o in outcomes}) == 300
     failed = [o for o in outcomes if o.status == "failed"]
-    assert failed and all(isinstance(o.error, tgo_async.ConnectError) for o in failed)
+    assert failed
+    assert all(isinstance(o.error, tgo_async.ConnectError) for o in failed)
     assert "unavailable for more than 0.5s" in str(failed[-1].error)
     recorded = {e.content for e in sb.state.ledger}
     assert all(f"m {o.index}" not in recorded for o in failed)
@@ -240,12 +262,13 @@ async def test_long_retry_after_requeues_instead_of_holding_a_worker() -> None:
         throttled = sb.state.requests[0]  # concurrency 1: the first request was item 0's
         assert throttled.fault is FaultKind.RATE_LIMIT
         resent = [r for r in sb.state.requests if r.item == "m 0" and r.status == 201]
-        assert len(resent) == 1 and resent[0].received_at - throttled.received_at >= 0.4 - 0.001
+        assert len(resent) == 1
+        assert resent[0].received_at - throttled.received_at >= 0.4 - 0.001
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 async def test_cancel_at_a_random_point_then_resume_sends_nothing_twice(seed: int, tmp_path: Path) -> None:
-    """Cancelling the consuming task leaves no task running; resuming from the checkpoint duplicates nothing."""
+    """Cancelling the consumer leaves no task running; resuming from the checkpoint duplicates nothing."""
     rng = random.Random(seed)
     ckpt = tmp_path / "ckpt.jsonl"
     async with SandboxServer(seed=seed) as sb:
@@ -293,8 +316,11 @@ async def test_graceful_stop_reports_queued_items_as_not_sent() -> None:
                     job.stop("interrupted")
         assert len({o.ref for o in outcomes}) == len(outcomes) < 500
         not_sent = [o for o in outcomes if o.status == "failed"]
-        assert not_sent and all("not sent: interrupted" in str(o.error) for o in not_sent)
-        assert {e.content for e in sb.state.ledger} == {f"m {o.index}" for o in outcomes if o.status == "sent"}
+        assert not_sent
+        assert all("not sent: interrupted" in str(o.error) for o in not_sent)
+        assert {e.content for e in sb.state.ledger} == {
+            f"m {o.index}" for o in outcomes if o.status == "sent"
+        }
 
 
 async def test_checkpoint_rerun_skips_sent_items(tmp_path: Path) -> None:
@@ -304,20 +330,26 @@ async def test_checkpoint_rerun_skips_sent_items(tmp_path: Path) -> None:
         await collect(client.messages.send_many(texts(100), checkpoint=ckpt))
         again = await collect(client.messages.send_many(texts(100), checkpoint=ckpt))
         assert len(sb.state.ledger) == 100
-        assert all(o.skipped and o.status == "sent" for o in again) and len(again) == 100
+        assert all(o.skipped and o.status == "sent" for o in again)
+        assert len(again) == 100
 
 
 async def test_precheck_fails_unreachable_recipients_locally_with_one_lookup_each() -> None:
     """precheck=True looks each recipient up once and never sends to unreachable ones."""
-    items = [TextMessage(to_phone=p, content=f"c{i}", sender_phone=SENDER, ref=f"p{i}")
-             for i, p in enumerate(["+201010000003", "+201110000009", "+201010000003", "+201010000001"] * 5)]
+    items = [
+        TextMessage(to_phone=p, content=f"c{i}", sender_phone=SENDER, ref=f"p{i}")
+        for i, p in enumerate(["+201010000003", "+201110000009", "+201010000003", "+201010000001"] * 5)
+    ]
     async with SandboxServer() as sb, client_for(sb) as client:
         outcomes = await collect(client.messages.send_many(items, concurrency=1, precheck=True))
         lookups = [r for r in sb.state.requests if r.path == "/api/v1/contacts/lookup"]
         assert len(lookups) == 3
         failed = [o for o in outcomes if o.status == "failed"]
-        assert len(failed) == 15 and all(isinstance(o.error, RecipientUnreachableError) for o in failed)
-        assert "reason_code=blocked" in str(failed[0].error) or "reason_code=not_found" in str(failed[0].error)
+        assert len(failed) == 15
+        assert all(isinstance(o.error, RecipientUnreachableError) for o in failed)
+        assert "reason_code=blocked" in str(failed[0].error) or "reason_code=not_found" in str(
+            failed[0].error
+        )
         assert {e.to_phone for e in sb.state.ledger} == {"+201110000009"}
 
 
@@ -326,9 +358,12 @@ async def test_one_media_file_streams_to_many_recipients(tmp_path: Path) -> None
     pic = tmp_path / "promo.png"
     pic.write_bytes(bytes(range(256)) * 400)
     media = tgo_async.Media(pic)
-    items = [ImageMessage(to_phone=f"+2011{i:08d}", media=media, sender_phone=SENDER, caption=f"c{i}")
-             for i in range(40)]
+    items = [
+        ImageMessage(to_phone=f"+2011{i:08d}", media=media, sender_phone=SENDER, caption=f"c{i}")
+        for i in range(40)
+    ]
     async with SandboxServer() as sb, client_for(sb) as client:
         outcomes = await collect(client.messages.send_many(items, concurrency=8))
         assert {o.status for o in outcomes} == {"sent"}
-        assert len({e.media_sha256 for e in sb.state.ledger}) == 1 and len(sb.state.ledger) == 40
+        assert len({e.media_sha256 for e in sb.state.ledger}) == 1
+        assert len(sb.state.ledger) == 40

@@ -15,7 +15,9 @@ WARMUP = 100
 async def test_client_configured_10x_too_fast_converges_on_the_server_rate() -> None:
     """Sandbox at R/s, client at 10R/s: after warm-up under 5% of requests are 429 and throughput >= 0.9R."""
     async with SandboxServer(rate_limit=R) as sb:
-        async with tgo_async.Client(api_key="sandbox-key-all", base_url=sb.base_url, rate_limit=10 * R) as client:
+        async with tgo_async.Client(
+            api_key="sandbox-key-all", base_url=sb.base_url, rate_limit=10 * R
+        ) as client:
             done_at: list[float] = []
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[int] = asyncio.Queue()
@@ -25,13 +27,15 @@ async def test_client_configured_10x_too_fast_converges_on_the_server_rate() -> 
             async def worker() -> None:
                 while not queue.empty():
                     i = queue.get_nowait()
-                    await client.messages.send_text(sender_phone="+201001187188", to_phone=f"+2011{i:08d}",
-                                                    content=f"rl {i}")
+                    await client.messages.send_text(
+                        sender_phone="+201001187188", to_phone=f"+2011{i:08d}", content=f"rl {i}"
+                    )
                     done_at.append(loop.time())
 
             await asyncio.gather(*(worker() for _ in range(32)))
         requests = sb.state.requests
-        assert len(sb.state.ledger) == TOTAL and not sb.state.duplicates()
+        assert len(sb.state.ledger) == TOTAL
+        assert not sb.state.duplicates()
         warm = done_at[WARMUP - 1]
         after = [r for r in requests if r.received_at > warm]
         limited = sum(r.status == 429 for r in after)

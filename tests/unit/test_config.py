@@ -52,11 +52,15 @@ def test_bad_base_url_is_refused(url: str) -> None:
 def test_config_repr_masks_the_key() -> None:
     """repr() of the config never shows the key."""
     cfg = load_config(KEY, "https://x.example")
-    assert KEY not in repr(cfg) and KEY not in str(cfg)
+    assert KEY not in repr(cfg)
+    assert KEY not in str(cfg)
     assert mask_key(KEY) == "…cdef"
 
 
 def test_log_masks_phones_and_query_values() -> None:
     """Phones keep a prefix and two digits; query values are hidden."""
     assert mask_phone("+201001187188") == "+2010******88"
-    assert mask_url("http://h/api/v1/contacts/lookup?phone=%2B201010000000") == "/api/v1/contacts/lookup?phone=***"
+    assert (
+        mask_url("http://h/api/v1/contacts/lookup?phone=%2B201010000000")
+        == "/api/v1/contacts/lookup?phone=***"
+    )

@@ -47,7 +47,9 @@ def server_error(status: int, retry_after: float | None = None) -> ServerError:
     return err
 
 
-def scripted(outcomes: list[Any]) -> tuple[Callable[[int, float | None], Any], list[tuple[int, float | None]]]:
+def scripted(
+    outcomes: list[Any],
+) -> tuple[Callable[[int, float | None], Any], list[tuple[int, float | None]]]:
     """An attempt function that raises or returns the scripted outcomes in order."""
     calls: list[tuple[int, float | None]] = []
 
@@ -67,16 +69,20 @@ def make(policy: RetryPolicy | None = None, **kw: Any) -> tuple[Retrier, FakeTim
 
 
 async def send(r: Retrier, attempt: Any, on_ambiguous: str = "raise", **kw: Any) -> Any:
-    return await r.call(attempt, method="POST", path="/api/v1/messages", is_send=True,
-                        on_ambiguous=on_ambiguous, **kw)
+    return await r.call(
+        attempt, method="POST", path="/api/v1/messages", is_send=True, on_ambiguous=on_ambiguous, **kw
+    )
 
 
 async def get(r: Retrier, attempt: Any, **kw: Any) -> Any:
-    return await r.call(attempt, method="GET", path="/api/v1/usage", is_send=False, on_ambiguous="retry", **kw)
+    return await r.call(
+        attempt, method="GET", path="/api/v1/usage", is_send=False, on_ambiguous="retry", **kw
+    )
 
 
 async def test_success_path_builds_no_tenacity_object(monkeypatch: pytest.MonkeyPatch) -> None:
     """A first-attempt success never constructs tenacity's retry machinery."""
+
     def boom(*a: Any, **k: Any) -> None:
         raise AssertionError("tenacity used on the success path")
 
@@ -103,7 +109,8 @@ async def test_retry_after_above_cap_raises_at_once() -> None:
     with pytest.raises(RateLimitError) as info:
         await send(r, attempt)
     assert info.value.retry_after == 600.0
-    assert t.sleeps == [] and len(calls) == 1
+    assert t.sleeps == []
+    assert len(calls) == 1
 
 
 async def test_503_with_retry_after_is_retried_for_sends() -> None:
@@ -114,8 +121,17 @@ async def test_503_with_retry_after_is_retried_for_sends() -> None:
     assert t.sleeps == [2.0]
 
 
-@pytest.mark.parametrize("exc", [server_error(500), server_error(502), server_error(504), server_error(503),
-                                 ConnectionLostError("reset"), ConnectionLostError("read", timeout=True)])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        server_error(500),
+        server_error(502),
+        server_error(504),
+        server_error(503),
+        ConnectionLostError("reset"),
+        ConnectionLostError("read", timeout=True),
+    ],
+)
 async def test_ambiguous_send_failure_is_outcome_unknown_without_retry(exc: Exception) -> None:
     """500/502/504/bare 503/reset/read timeout end a send as OutcomeUnknownError after one attempt."""
     r, t = make()
@@ -126,7 +142,8 @@ async def test_ambiguous_send_failure_is_outcome_unknown_without_retry(exc: Exce
     assert info.value.cause is exc
     assert info.value.__cause__ is exc
     assert "may have applied" in str(info.value)
-    assert len(calls) == 1 and t.sleeps == []
+    assert len(calls) == 1
+    assert t.sleeps == []
 
 
 async def test_on_ambiguous_retry_repeats_the_send() -> None:
@@ -144,7 +161,8 @@ async def test_worst_attempt_wins_after_an_ambiguous_attempt() -> None:
     attempt, _ = scripted([ConnectionLostError("reset"), bad])
     with pytest.raises(OutcomeUnknownError) as info:
         await send(r, attempt, on_ambiguous="retry")
-    assert info.value.attempts == 2 and info.value.cause is bad
+    assert info.value.attempts == 2
+    assert info.value.cause is bad
 
 
 async def test_connect_error_is_retried_for_sends() -> None:
@@ -211,7 +229,8 @@ async def test_budget_stops_retry_storms_and_directed_retries_are_free() -> None
 def test_budget_earns_back_on_success() -> None:
     """Each success earns 0.1 token up to the maximum."""
     b = RetryBudget(10, 0.1)
-    assert b.try_spend() and b.try_spend()
+    assert b.try_spend()
+    assert b.try_spend()
     for _ in range(5):
         b.earn()
     assert b.level == pytest.approx(8.5)
@@ -235,8 +254,10 @@ async def test_on_retry_hook_sees_every_retry() -> None:
     r, _ = make(on_retry=events.append)
     attempt, _ = scripted([rate_limited(2.0), ConnectError("refused"), "ok"])
     assert await send(r, attempt) == "ok"
-    assert [(e.attempt, e.cause, e.sleep) for e in events] == [(1, "HTTP 429 rate_limited", 2.0),
-                                                               (2, "ConnectError", 0.5)]
+    assert [(e.attempt, e.cause, e.sleep) for e in events] == [
+        (1, "HTTP 429 rate_limited", 2.0),
+        (2, "ConnectError", 0.5),
+    ]
     assert events[0].path == "/api/v1/messages"
 
 

@@ -44,8 +44,12 @@ def test_bad_text_input_names_the_field(kwargs: dict[str, Any], field: str, text
 def test_text_payload_is_the_documented_json() -> None:
     """A text send is the documented JSON body with type 'text'."""
     prepared = prepare_text(None, 12, R, "Hello")
-    assert orjson.loads(prepared.json_body or b"") == {"sender_number_id": 12, "to_phone": R, "type": "text",
-                                                       "content": "Hello"}
+    assert orjson.loads(prepared.json_body or b"") == {
+        "sender_number_id": 12,
+        "to_phone": R,
+        "type": "text",
+        "content": "Hello",
+    }
     assert prepared.sender == "12"
 
 
@@ -60,8 +64,12 @@ def test_voice_duration_must_be_int_in_1_to_300(duration: Any) -> None:
 def test_voice_form_fields_carry_duration() -> None:
     """A voice message sends type=voice and duration as form fields."""
     prepared = VoiceMessage(to_phone=R, sender_number_id=12, media=b"ogg", duration=45).prepare()
-    assert dict(prepared.form_fields) == {"sender_number_id": "12", "to_phone": R, "type": "voice",
-                                          "duration": "45"}
+    assert dict(prepared.form_fields) == {
+        "sender_number_id": "12",
+        "to_phone": R,
+        "type": "voice",
+        "duration": "45",
+    }
 
 
 def test_str_media_is_refused_as_ambiguous() -> None:

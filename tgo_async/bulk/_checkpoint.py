@@ -55,14 +55,19 @@ class Checkpoint:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("ab")
         rec: dict[str, Any] = {
-            "ref": outcome.ref, "index": outcome.index, "status": outcome.status,
-            "attempts": outcome.attempts, "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "ref": outcome.ref,
+            "index": outcome.index,
+            "status": outcome.status,
+            "attempts": outcome.attempts,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         }
         if outcome.message is not None:
             rec["message_id"] = outcome.message.id
         if outcome.error is not None:
             rec["error_type"] = type(outcome.error).__name__
-            rec["error"] = str(outcome.error)[:500] if isinstance(outcome.error, TgoError) else "internal error"
+            rec["error"] = (
+                str(outcome.error)[:500] if isinstance(outcome.error, TgoError) else "internal error"
+            )
         if to_phone is not None:
             rec["to_phone"] = to_phone
         if digest is not None:

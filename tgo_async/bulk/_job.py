@@ -185,8 +185,9 @@ class BulkJob:
         self._started = True
         self._settled = self._checkpoint.settled(self._resend_unknown) if self._checkpoint else {}
         self._tasks.append(asyncio.create_task(self._feed(), name="tgo-bulk-feeder"))
-        self._tasks.extend(asyncio.create_task(self._worker(), name=f"tgo-bulk-worker-{i}")
-                           for i in range(self.concurrency))
+        self._tasks.extend(
+            asyncio.create_task(self._worker(), name=f"tgo-bulk-worker-{i}") for i in range(self.concurrency)
+        )
 
     async def _next_outcome(self) -> Any:
         if not self._ordered:
@@ -224,8 +225,12 @@ class BulkJob:
         item = _Item(index, message, ref)
         settled = self._settled.get(ref)
         if settled is not None:
-            self._emit(item, Outcome(ref, index, settled["status"], attempts=int(settled.get("attempts", 0)),
-                                     skipped=True))
+            self._emit(
+                item,
+                Outcome(
+                    ref, index, settled["status"], attempts=int(settled.get("attempts", 0)), skipped=True
+                ),
+            )
         elif self._stop_error is not None:
             self._emit(item, Outcome(ref, index, "failed", error=self._stop_error))
             return self._drain_source
@@ -257,8 +262,10 @@ class BulkJob:
             if not self._resume.is_set() and self._stop_error is None:
                 await self._resume.wait()
             if self._stop_error is not None:
-                self._emit(item, Outcome(item.ref, item.index, "failed", error=self._stop_error,
-                                         attempts=item.attempts))
+                self._emit(
+                    item,
+                    Outcome(item.ref, item.index, "failed", error=self._stop_error, attempts=item.attempts),
+                )
                 continue
             self._in_flight[item.index] = item
             try:
@@ -282,8 +289,13 @@ class BulkJob:
                 return Outcome(item.ref, item.index, "failed", error=refusal)
         item.tracker.dispatched = False
         try:
-            body = await self._r.send(self._messages._url, prepared, policy=self._policy,
-                                      on_ambiguous=self._on_ambiguous, tracker=item.tracker)
+            body = await self._r.send(
+                self._messages._url,
+                prepared,
+                policy=self._policy,
+                on_ambiguous=self._on_ambiguous,
+                tracker=item.tracker,
+            )
             message = self._messages._structure(body)
         except OutcomeUnknownError as exc:
             item.attempts += exc.attempts
@@ -373,8 +385,9 @@ class BulkJob:
             except TgoError:
                 pass
             if r.now() - started >= self._max_outage:
-                self._halt(ConnectError(f"not sent: the server was unavailable for more than "
-                                        f"{self._max_outage:g}s"))
+                self._halt(
+                    ConnectError(f"not sent: the server was unavailable for more than {self._max_outage:g}s")
+                )
                 break
             await r._sleep(min(delay, max(0.0, self._max_outage - (r.now() - started))))
             delay = min(delay * 2, 10.0)
@@ -405,13 +418,18 @@ class BulkJob:
         if contact is not None and not contact.can_receive:
             return RecipientUnreachableError(
                 f"precheck: {phone[:5]}… cannot receive messages (reason_code={contact.reason_code_raw})",
-                status=0, code=contact.reason_code_raw)
+                status=0,
+                code=contact.reason_code_raw,
+            )
         return None
 
     def _record_cancelled(self, item: _Item) -> None:
         status = "unknown" if item.tracker.dispatched else "failed"
-        error = OutcomeUnknownError("cancelled while in flight", cause=None, attempts=item.attempts + 1) \
-            if status == "unknown" else TgoError("not sent: the job was cancelled")
+        error = (
+            OutcomeUnknownError("cancelled while in flight", cause=None, attempts=item.attempts + 1)
+            if status == "unknown"
+            else TgoError("not sent: the job was cancelled")
+        )
         outcome = Outcome(item.ref, item.index, status, error=error, attempts=item.attempts)  # type: ignore[arg-type]
         self.stats.count(outcome)
         self.cancelled_outcomes.append(outcome)
@@ -431,4 +449,3 @@ def _safe_digest(message: Any) -> str | None:
         return content_digest(message)
     except Exception:
         return None
-

@@ -37,7 +37,9 @@ def _text_digest(content: str) -> str:
     return h.hexdigest()[:24]
 
 
-async def reconcile(client: Client, checkpoint: str | os.PathLike[str], *, write: bool = True) -> ReconcileReport:
+async def reconcile(
+    client: Client, checkpoint: str | os.PathLike[str], *, write: bool = True
+) -> ReconcileReport:
     """Match the checkpoint's ``unknown`` items against the message logs.
 
     With ``write`` (default) a ``sent`` record is appended for every match, so a re-run skips it;
@@ -52,8 +54,11 @@ async def reconcile(client: Client, checkpoint: str | os.PathLike[str], *, write
     for phone, records in by_phone.items():
         candidates: dict[str, list[Message]] = defaultdict(list)
         async for entry in client.messages.list(to_phone=phone, message_type="text"):
-            if entry.message_type is MessageType.TEXT and entry.content is not None and (
-                    entry.to_phone in (None, phone)):
+            if (
+                entry.message_type is MessageType.TEXT
+                and entry.content is not None
+                and (entry.to_phone in (None, phone))
+            ):
                 candidates[_text_digest(entry.content)].append(entry)
         for rec in records:
             matches = candidates.get(str(rec.get("digest")))
@@ -63,7 +68,9 @@ async def reconcile(client: Client, checkpoint: str | os.PathLike[str], *, write
         writer = Checkpoint(checkpoint)
         try:
             for ref, message in found.items():
-                writer.append_record({"ref": ref, "status": "sent", "message_id": message.id, "reconciled": True})
+                writer.append_record(
+                    {"ref": ref, "status": "sent", "message_id": message.id, "reconciled": True}
+                )
         finally:
             writer.close()
     not_found = [str(rec["ref"]) for rec in unknown if str(rec["ref"]) not in found]

@@ -49,45 +49,96 @@ class Messages(Resource):
         super().__init__(requester)
         self._url = requester.transport.url(_PATH)
 
-    async def send_text(self, *, to_phone: str, content: str, sender_phone: str | None = None,
-                        sender_number_id: int | None = None, retry: RetryPolicy | None = None,
-                        on_ambiguous: OnAmbiguous | None = None) -> Message:
+    async def send_text(
+        self,
+        *,
+        to_phone: str,
+        content: str,
+        sender_phone: str | None = None,
+        sender_number_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_ambiguous: OnAmbiguous | None = None,
+    ) -> Message:
         """Send a text message (at most 4096 characters)."""
         prepared = prepare_text(sender_phone, sender_number_id, to_phone, content)
         return await self._send(prepared, retry, on_ambiguous)
 
-    async def send_image(self, *, to_phone: str, media: MediaInput, caption: str | None = None,
-                         sender_phone: str | None = None, sender_number_id: int | None = None,
-                         retry: RetryPolicy | None = None, on_ambiguous: OnAmbiguous | None = None) -> Message:
+    async def send_image(
+        self,
+        *,
+        to_phone: str,
+        media: MediaInput,
+        caption: str | None = None,
+        sender_phone: str | None = None,
+        sender_number_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_ambiguous: OnAmbiguous | None = None,
+    ) -> Message:
         """Send an image, streamed as multipart ``media``."""
-        msg = ImageMessage(to_phone=to_phone, media=media, caption=caption, sender_phone=sender_phone,
-                           sender_number_id=sender_number_id)
+        msg = ImageMessage(
+            to_phone=to_phone,
+            media=media,
+            caption=caption,
+            sender_phone=sender_phone,
+            sender_number_id=sender_number_id,
+        )
         return await self._send(msg.prepare(), retry, on_ambiguous)
 
-    async def send_voice(self, *, to_phone: str, media: MediaInput, duration: int,
-                         sender_phone: str | None = None, sender_number_id: int | None = None,
-                         retry: RetryPolicy | None = None, on_ambiguous: OnAmbiguous | None = None) -> Message:
+    async def send_voice(
+        self,
+        *,
+        to_phone: str,
+        media: MediaInput,
+        duration: int,
+        sender_phone: str | None = None,
+        sender_number_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_ambiguous: OnAmbiguous | None = None,
+    ) -> Message:
         """Send a voice note; ``duration`` is whole seconds, 1..300."""
-        msg = VoiceMessage(to_phone=to_phone, media=media, duration=duration, sender_phone=sender_phone,
-                           sender_number_id=sender_number_id)
+        msg = VoiceMessage(
+            to_phone=to_phone,
+            media=media,
+            duration=duration,
+            sender_phone=sender_phone,
+            sender_number_id=sender_number_id,
+        )
         return await self._send(msg.prepare(), retry, on_ambiguous)
 
-    async def send_document(self, *, to_phone: str, media: MediaInput, caption: str | None = None,
-                            sender_phone: str | None = None, sender_number_id: int | None = None,
-                            retry: RetryPolicy | None = None,
-                            on_ambiguous: OnAmbiguous | None = None) -> Message:
+    async def send_document(
+        self,
+        *,
+        to_phone: str,
+        media: MediaInput,
+        caption: str | None = None,
+        sender_phone: str | None = None,
+        sender_number_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_ambiguous: OnAmbiguous | None = None,
+    ) -> Message:
         """Send a document (PDF or any file), streamed as multipart ``media``."""
-        msg = DocumentMessage(to_phone=to_phone, media=media, caption=caption, sender_phone=sender_phone,
-                              sender_number_id=sender_number_id)
+        msg = DocumentMessage(
+            to_phone=to_phone,
+            media=media,
+            caption=caption,
+            sender_phone=sender_phone,
+            sender_number_id=sender_number_id,
+        )
         return await self._send(msg.prepare(), retry, on_ambiguous)
 
-    async def send(self, message: OutgoingMessage, *, retry: RetryPolicy | None = None,
-                   on_ambiguous: OnAmbiguous | None = None) -> Message:
+    async def send(
+        self,
+        message: OutgoingMessage,
+        *,
+        retry: RetryPolicy | None = None,
+        on_ambiguous: OnAmbiguous | None = None,
+    ) -> Message:
         """Send any message value (``TextMessage``, ``ImageMessage``, …)."""
         return await self._send(message.prepare(), retry, on_ambiguous)
 
-    async def _send(self, prepared: PreparedSend, retry: RetryPolicy | None,
-                    on_ambiguous: OnAmbiguous | None) -> Message:
+    async def _send(
+        self, prepared: PreparedSend, retry: RetryPolicy | None, on_ambiguous: OnAmbiguous | None
+    ) -> Message:
         if on_ambiguous not in (None, "raise", "retry"):
             raise ValidationError("on_ambiguous", f"must be 'raise' or 'retry', not {on_ambiguous!r}")
         body = await self._r.send(self._url, prepared, policy=retry, on_ambiguous=on_ambiguous)
@@ -130,14 +181,30 @@ class Messages(Resource):
             raise ValidationError("on_ambiguous", f"must be 'raise' or 'retry', not {on_ambiguous!r}")
         if isinstance(messages, str | bytes):
             raise ValidationError("messages", "expected an iterable of TextMessage / ImageMessage / …")
-        return BulkJob(self, Contacts(self._r), messages, concurrency=concurrency, ordered=ordered,
-                       checkpoint=Checkpoint(checkpoint) if checkpoint is not None else None,
-                       resend_unknown=resend_unknown, precheck=precheck, max_outage=max_outage,
-                       requeue_after=requeue_after, retry=retry, on_ambiguous=on_ambiguous)
+        return BulkJob(
+            self,
+            Contacts(self._r),
+            messages,
+            concurrency=concurrency,
+            ordered=ordered,
+            checkpoint=Checkpoint(checkpoint) if checkpoint is not None else None,
+            resend_unknown=resend_unknown,
+            precheck=precheck,
+            max_outage=max_outage,
+            requeue_after=requeue_after,
+            retry=retry,
+            on_ambiguous=on_ambiguous,
+        )
 
-    async def list(self, *, per_page: int | None = None, sender_number_id: int | None = None,
-                   to_phone: str | None = None, message_type: str | None = None,
-                   status: str | None = None) -> AsyncIterator[Message]:
+    async def list(
+        self,
+        *,
+        per_page: int | None = None,
+        sender_number_id: int | None = None,
+        to_phone: str | None = None,
+        message_type: str | None = None,
+        status: str | None = None,
+    ) -> AsyncIterator[Message]:
         """Every log entry, following pages (bare array, or Laravel ``links.next`` / ``meta``)."""
         params: dict[str, str] = {}
         if per_page is not None:
@@ -167,9 +234,15 @@ class Messages(Resource):
         if page.next_url:
             nxt = current.join(URL(page.next_url))
             if nxt.origin() != self._url.origin():
-                raise DecodeError(f"refusing to follow a pagination link to another origin ({nxt.origin()}): "
-                                  "the API key must not leave the configured base URL")
+                raise DecodeError(
+                    f"refusing to follow a pagination link to another origin ({nxt.origin()}): "
+                    "the API key must not leave the configured base URL"
+                )
             return nxt
-        if page.current_page is not None and page.last_page is not None and page.current_page < page.last_page:
+        if (
+            page.current_page is not None
+            and page.last_page is not None
+            and page.current_page < page.last_page
+        ):
             return query_url(self._url, {**params, "page": str(page.current_page + 1)})
         return None

@@ -50,8 +50,9 @@ class SenderNumbers(Resource):
             if sender.id == key or sender.phone == key:
                 return sender
         shown = mask_phone(key) if isinstance(key, str) else key
-        raise NotFoundError(f"no sender number {shown} among the {len(senders)} registered",
-                            status=404, code="not_found")
+        raise NotFoundError(
+            f"no sender number {shown} among the {len(senders)} registered", status=404, code="not_found"
+        )
 
     async def wait_until_ready(
         self,
@@ -81,10 +82,15 @@ class SenderNumbers(Resource):
                 raise SenderNotReadyError(_why(sender), missing=sender.status_raw or "unknown", sender=sender)
             left = deadline - r.now()
             if left <= 0:
-                raise SenderNotReadyError(f"gave up after {timeout:g}s: {_why(sender)}",
-                                          missing=_missing(sender), sender=sender)
-            log.info("sender %s not ready (%s); next check in %.1fs", mask_phone(sender.phone),
-                     _missing(sender), min(interval, left))
+                raise SenderNotReadyError(
+                    f"gave up after {timeout:g}s: {_why(sender)}", missing=_missing(sender), sender=sender
+                )
+            log.info(
+                "sender %s not ready (%s); next check in %.1fs",
+                mask_phone(sender.phone),
+                _missing(sender),
+                min(interval, left),
+            )
             await r._sleep(min(interval, left))
             interval = min(interval * 1.5, max_poll_interval)
 
@@ -107,4 +113,3 @@ def _missing(sender: SenderNumber) -> str:
 
 def _why(sender: SenderNumber) -> str:
     return f"sender number {mask_phone(sender.phone)} (id {sender.id}) cannot send: {sender.blocker}"
-
