@@ -67,11 +67,11 @@ async def run_contended(make: Callable[[], Any], waiters: int, duration: float) 
             asked = loop.time()
             await limiter.acquire()
             now = loop.time()
-            if next(iter(waiting)) != me:
-                out_of_order += 1  # someone who asked earlier is still waiting
+            overtook = next(iter(waiting)) != me  # someone who asked earlier is still waiting
             del waiting[me]
             if now >= end:
                 return
+            out_of_order += overtook
             grants.append(now)
             waits.append(now - asked)
 

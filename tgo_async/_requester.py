@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from yarl import URL
 
-from ._errors import APIError
+from ._errors import APIError, TgoError
 from ._http import decode_json, error_from_response, parse_retry_after
 from ._logging import mask_url
 from ._messages import PreparedSend
-from ._retry import Retrier, RetryPolicy
+from ._retry import Retrier, RetryPolicy, is_retryable
 from ._transport import RawResponse, Transport
 
 if TYPE_CHECKING:
@@ -69,12 +69,27 @@ class Requester:
         bulk job can tell "never left" from "may have arrived".
         """
 
-        async def attempt(n: int, time_left: float | None) -> Any:
-            return await self._exchange("POST", url, prepared.json_body, prepared, prepared.sender, time_left,
-                                        tracker)
+        # Retrier.call inlined: the first attempt is awaited here, so a success (nearly every send)
+        # costs no closure and no wrapper coroutine; ``attempt`` exists only once a retry may follow.
+        retrier = self.retrier
+        policy = policy or retrier.policy
+        start = retrier.now() if policy.deadline is not None else 0.0
+        try:
+            result = await self._exchange("POST", url, prepared.json_body, prepared, prepared.sender,
+                                          policy.deadline, tracker)
+        except TgoError as exc:
+            if not is_retryable(exc):
+                raise
 
-        return await self.retrier.call(attempt, method="POST", path=url.path, is_send=True,
-                                       on_ambiguous=on_ambiguous or self.on_ambiguous, policy=policy)
+            async def attempt(n: int, time_left: float | None) -> Any:
+                return await self._exchange("POST", url, prepared.json_body, prepared, prepared.sender,
+                                            time_left, tracker)
+
+            return await retrier.recover(exc, attempt, method="POST", path=url.path, is_send=True,
+                                         on_ambiguous=on_ambiguous or self.on_ambiguous, policy=policy,
+                                         start=start)
+        retrier.budget.earn()
+        return result
 
     async def _exchange(self, method: str, url: URL, body: bytes | None, prepared: PreparedSend | None,
                         scope: str | None, time_left: float | None, tracker: SendTracker | None = None) -> Any:

@@ -39,7 +39,7 @@ from ._errors import (
     TgoError,
 )
 
-__all__ = ["Retrier", "RetryBudget", "RetryEvent", "RetryPolicy"]
+__all__ = ["Retrier", "RetryBudget", "RetryEvent", "RetryPolicy", "is_retryable"]
 
 T = TypeVar("T")
 log = logging.getLogger("tgo_async")
@@ -136,6 +136,11 @@ def classify(exc: BaseException) -> _Kind:
     return _Kind.FATAL
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a first attempt's failure may lead to another attempt (``Retrier.recover``)."""
+    return classify(exc) is not _Kind.FATAL
+
+
 def describe(exc: BaseException) -> str:
     if isinstance(exc, APIError):
         return f"HTTP {exc.status}" + (f" {exc.code}" if exc.code else "")
@@ -180,14 +185,33 @@ class Retrier:
         try:
             result = await attempt(1, policy.deadline)
         except TgoError as exc:
-            kind = classify(exc)
-            if kind is _Kind.FATAL:
+            if classify(exc) is _Kind.FATAL:
                 raise
-            call = _Call(self, policy, attempt, method, path, is_send, on_ambiguous, start)
-            retried: T = await call.run(exc, kind)
-            return retried
+            return await self.recover(exc, attempt, method=method, path=path, is_send=is_send,
+                                      on_ambiguous=on_ambiguous, policy=policy, start=start)
         self.budget.earn()
         return result
+
+    async def recover(
+        self,
+        first: TgoError,
+        attempt: Callable[[int, float | None], Awaitable[T]],
+        *,
+        method: str,
+        path: str,
+        is_send: bool,
+        on_ambiguous: str,
+        policy: RetryPolicy,
+        start: float,
+    ) -> T:
+        """Go on after attempt 1 (begun at clock time ``start``) failed retryably with ``first``.
+
+        For a hot caller that makes attempt 1 itself, so success costs no closure and no wrapper
+        coroutine, and builds ``attempt`` only now; ``call`` is that done for you.
+        """
+        call = _Call(self, policy, attempt, method, path, is_send, on_ambiguous, start)
+        retried: T = await call.run(first, classify(first))
+        return retried
 
 
 class _Call:

@@ -19,13 +19,44 @@ import orjson
 
 from .._errors import TgoError
 from ..bulk import BulkJob, Outcome
-from ._output import Output
+from ._output import Output, UsageError
 from ._progress import PlainProgress, RichProgress, Tally, make_progress, summary_rows
 from ._rows import BadRow, RowSource
 
-__all__ = ["Interrupt", "Report", "drive", "finish_summary", "run_send_bulk"]
+__all__ = ["Interrupt", "Report", "add_send_bulk", "drive", "finish_summary", "run_send_bulk"]
 
 Progress = PlainProgress | RichProgress
+
+
+def add_send_bulk(p: argparse.ArgumentParser) -> None:
+    """The send-bulk arguments (types come from the app module to avoid an import cycle)."""
+    from ._app import _positive_float, _positive_int, _shard
+
+    p.add_argument("file", type=Path, help="CSV with a header, or JSON Lines: to_phone, content; optional ref, "
+                   "type (text/image/voice/document), media (path relative to the file), caption, duration")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--sender", metavar="PHONE", help="sender number (E.164) for every row")
+    who.add_argument("--sender-id", type=_positive_int, metavar="N", help="sender number id for every row")
+    p.add_argument("--concurrency", type=_positive_int, default=64, metavar="N", help="sends in flight (64)")
+    p.add_argument("--rate", type=_positive_float, metavar="R",
+                   help="requests/s for the API key (default 200, adaptive); with --redis-url, for all workers")
+    p.add_argument("--per-sender-rate", type=_positive_float, metavar="R", help="requests/s per sender number")
+    p.add_argument("--checkpoint", type=Path, metavar="FILE",
+                   help="JSONL of settled rows: a re-run skips what was sent ({shard} is replaced by I)")
+    p.add_argument("--resend-unknown", action="store_true",
+                   help="re-send rows whose outcome was unknown (may duplicate: reconcile first)")
+    p.add_argument("--report", type=Path, metavar="FILE", help="write one JSON line per row ({shard} ok)")
+    p.add_argument("--precheck", action="store_true", help="look recipients up first; skip unreachable ones")
+    p.add_argument("--shard", type=_shard, metavar="I/N", help="send only worker I's rows (0 <= I < N) of N; "
+                   "a stable hash of each row's ref decides")
+    p.add_argument("--redis-url", metavar="URL", help="share one --rate quota between workers through Redis")
+    p.add_argument("--ordered", action="store_true", help="report outcomes in file order")
+    p.add_argument("--on-ambiguous", choices=("raise", "retry"), default="raise",
+                   help="'retry' resends when the server may have applied a send (at-least-once)")
+    p.add_argument("--max-outage", type=_positive_float, default=300.0, metavar="S",
+                   help="fail the rest as not sent after S seconds of server outage (300)")
+    p.add_argument("--progress-interval", type=_positive_float, default=2.0, metavar="S",
+                   help="seconds between plain progress lines (2)")
 
 
 class Interrupt:
@@ -207,7 +238,10 @@ async def _redis_limiter(args: argparse.Namespace) -> tuple[Any, Any]:
     from .._config import DEFAULT_RATE_LIMIT
     from .._redis_limiter import RedisRateLimiter, _import_redis
 
-    aioredis = _import_redis()
+    try:
+        aioredis = _import_redis()
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
     redis_client = aioredis.Redis.from_url(args.redis_url)
     try:
         await redis_client.ping()

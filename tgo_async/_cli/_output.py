@@ -19,9 +19,13 @@ import orjson
 
 from .._logging import mask_phone
 
-__all__ = ["Output", "install_log_handler", "load_rich", "mask_phones", "to_jsonable"]
+__all__ = ["Output", "UsageError", "install_log_handler", "load_rich", "mask_phones", "to_jsonable"]
 
 _PHONE = re.compile(r"\+?\d{7,15}")
+
+
+class UsageError(Exception):
+    """Bad arguments or input file: ``error: …`` and exit status 2."""
 
 
 def mask_phones(text: str) -> str:
