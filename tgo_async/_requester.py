@@ -134,6 +134,7 @@ class Requester:
         error = _api_error(raw)
         if retry_after is not None:
             error.retry_after = retry_after
+            error.safe_to_resend = True  # 429 / 503 with Retry-After: refused before acting
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d %s", method, mask_url(url), status, error.code or "")
         raise error

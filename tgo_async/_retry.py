@@ -54,7 +54,7 @@ class RetryPolicy:
     5xx or timeout) by the smaller ``max_speculative_attempts`` and the shared retry budget.
     """
 
-    max_attempts: int = 12
+    max_attempts: int = 30
     max_speculative_attempts: int = 3
     backoff_base: float = 0.5
     backoff_cap: float = 8.0

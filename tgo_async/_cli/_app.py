@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--display-name", metavar="NAME")
     wait = ssub.add_parser("wait", help="poll until the number can send", parents=[common])
     wait.add_argument("id_or_phone", help="sender id or E.164 phone")
-    wait.add_argument("--timeout", type=float, default=600.0, metavar="S", help="give up after S seconds (600)")
-    wait.add_argument("--poll-interval", type=_positive_float, default=2.0, metavar="S", help=argparse.SUPPRESS)
+    wait.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                      help="give up after S seconds (600)")
+    wait.add_argument("--poll-interval", type=_positive_float, default=2.0, metavar="S",
+                      help=argparse.SUPPRESS)
     senders.set_defaults(handler=_client_command("cmd_senders"))
 
     lookup = add("lookup", "can this phone receive messages?", _client_command("cmd_lookup"))

@@ -32,15 +32,18 @@ def add_send_bulk(p: argparse.ArgumentParser) -> None:
     """The send-bulk arguments (types come from the app module to avoid an import cycle)."""
     from ._app import _positive_float, _positive_int, _shard
 
-    p.add_argument("file", type=Path, help="CSV with a header, or JSON Lines: to_phone, content; optional ref, "
-                   "type (text/image/voice/document), media (path relative to the file), caption, duration")
+    p.add_argument("file", type=Path, help="CSV with a header, or JSON Lines: to_phone, content; optional "
+                   "ref, type (text/image/voice/document), media (path relative to the file), caption, "
+                   "duration")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--sender", metavar="PHONE", help="sender number (E.164) for every row")
     who.add_argument("--sender-id", type=_positive_int, metavar="N", help="sender number id for every row")
     p.add_argument("--concurrency", type=_positive_int, default=64, metavar="N", help="sends in flight (64)")
     p.add_argument("--rate", type=_positive_float, metavar="R",
-                   help="requests/s for the API key (default 200, adaptive); with --redis-url, for all workers")
-    p.add_argument("--per-sender-rate", type=_positive_float, metavar="R", help="requests/s per sender number")
+                   help="requests/s for the API key (default 200, adaptive); with --redis-url, for all "
+                   "workers together")
+    p.add_argument("--per-sender-rate", type=_positive_float, metavar="R",
+                   help="requests/s per sender number")
     p.add_argument("--checkpoint", type=Path, metavar="FILE",
                    help="JSONL of settled rows: a re-run skips what was sent ({shard} is replaced by I)")
     p.add_argument("--resend-unknown", action="store_true",
@@ -118,7 +121,8 @@ async def drive(job: BulkJob, progress: Progress, on_outcome: Callable[[Outcome]
 
     def on_signal(signum: int) -> None:
         intr.count += 1
-        intr.signum = intr.signum or signum
+        if intr.signum is None:
+            intr.signum = signum
         if intr.count == 1:
             progress.note("interrupted: in-flight sends finish, queued ones are reported not sent "
                           "(press Ctrl-C again to cancel at once)")
@@ -170,8 +174,8 @@ def finish_summary(out: Output, tally: Tally, intr: Interrupt, title: str) -> No
     stopped = intr.count > 0
     if out.json:
         s = tally.stats
-        out.emit_json({"total": tally.total, "sent": s.sent, "failed": tally.failed, "bad_rows": tally.bad_rows,
-                       "unknown": s.unknown, "skipped": s.skipped, "skipped_unknown": tally.skipped_unknown,
+        out.emit_json({"total": tally.total, "sent": s.sent, "failed": tally.failed,
+                       "bad_rows": tally.bad_rows, "unknown": s.unknown, "skipped": s.skipped, "skipped_unknown": tally.skipped_unknown,
                        "not_reached": (tally.total - tally.done) if tally.total is not None else None,
                        "requeued": s.requeued, "elapsed_s": round(tally.elapsed, 3), "interrupted": stopped,
                        "causes": dict(tally.causes.most_common())})

@@ -85,7 +85,8 @@ async def cmd_lookup(args: argparse.Namespace, out: Output, client: Any) -> int:
         return 0
     out.pairs(f"contact {args.phone}", [
         ("exists", contact.exists), ("can_receive", contact.can_receive),
-        ("reason_code", contact.reason_code_raw or contact.reason_code), ("recipient_id", contact.recipient_id),
+        ("reason_code", contact.reason_code_raw or contact.reason_code),
+        ("recipient_id", contact.recipient_id),
         ("is_verified", contact.is_verified), ("phone_verified_at", contact.phone_verified_at)])
     return 0
 
@@ -99,7 +100,8 @@ def _plain(value: Any) -> dict[str, Any]:
 
 def build_single(args: argparse.Namespace) -> OutgoingMessage:
     """The message value for ``send``; argument combinations the API refuses are usage errors."""
-    sender: dict[str, Any] = {"to_phone": args.to, "sender_phone": args.sender, "sender_number_id": args.sender_id}
+    sender: dict[str, Any] = {"to_phone": args.to, "sender_phone": args.sender,
+                              "sender_number_id": args.sender_id}
     if args.caption is not None and not (args.image or args.document):
         raise UsageError("--caption goes with --image or --document")
     if (args.duration is not None) != bool(args.voice):
@@ -155,6 +157,6 @@ async def cmd_messages(args: argparse.Namespace, out: Output, client: Any) -> in
             if args.limit and n >= args.limit:
                 break
     if not out.json:
-        out.table(f"{n} messages (newest first)", ("id", "sender", "to", "type", "status", "sent_at", "content"),
-                  rows)
+        out.table(f"{n} messages (newest first)",
+                  ("id", "sender", "to", "type", "status", "sent_at", "content"), rows)
     return 0

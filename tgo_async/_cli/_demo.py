@@ -64,7 +64,8 @@ class _Plan:
     def __init__(self, count: int, media: dict[str, Media]) -> None:
         self.count = count
         self.media = media
-        self.expect: dict[str, tuple[str, str | None, str]] = {}  # ref -> (to_phone, content|caption, log item)
+        # ref -> (to_phone, content or caption, the request log's item)
+        self.expect: dict[str, tuple[str, str | None, str]] = {}
         self.step = max(4, min(100, count // 10))
         self.unreachable_every = min(600, max(50, count // 5))
 
@@ -87,7 +88,8 @@ class _Plan:
                 msg = DocumentMessage(media=self.media["document"], caption=caption, **common)
                 self.expect[ref] = (to, caption, f"{to}|{caption}")
             else:
-                content = f"Order #{i}: your parcel is on its way (code {zlib.crc32(ref.encode()) % 10000:04d})"
+                code = zlib.crc32(ref.encode()) % 10000
+                content = f"Order #{i}: your parcel is on its way (code {code:04d})"
                 msg = TextMessage(content=content, **common)
                 self.expect[ref] = (to, content, content)
             yield msg
@@ -118,7 +120,8 @@ async def _onboard(out: Output, client: Any, state: Any) -> None:
     state.verify_account(sender.id)
     out.print("  (the owner verifies their TGO Connect account)")
     ready = await client.sender_numbers.wait_until_ready(sender.id, timeout=10, poll_interval=0.2)
-    out.print(f"  wait_until_ready: {sender_state(ready)} ({ready.status_raw}/{ready.verification_status_raw})")
+    out.print(f"  wait_until_ready: {sender_state(ready)} "
+              f"({ready.status_raw}/{ready.verification_status_raw})")
 
 
 async def _lookups(out: Output, client: Any) -> None:
@@ -129,7 +132,8 @@ async def _lookups(out: Output, client: Any) -> None:
     out.table(None, ("recipient", "exists", "can_receive", "reason"), rows)
 
 
-def _check(plan: _Plan, outcomes: dict[str, Outcome], dup_refs: int, state: Any) -> list[tuple[str, str, bool]]:
+def _check(plan: _Plan, outcomes: dict[str, Outcome], dup_refs: int,
+           state: Any) -> list[tuple[str, str, bool]]:
     """The delivery contract, item by item, against what the server recorded and received."""
     ledger = list(state.ledger)
     by_identity: dict[tuple[str, str | None], list[Any]] = {}
@@ -137,7 +141,8 @@ def _check(plan: _Plan, outcomes: dict[str, Outcome], dup_refs: int, state: Any)
         by_identity.setdefault(entry.identity, []).append(entry)
     dropped: Counter[str] = Counter()
     for rec in state.requests:
-        if rec.path == "/api/v1/messages" and rec.fault is not None and rec.fault.value in AMBIGUOUS and rec.item:
+        fault = rec.fault.value if rec.fault is not None else None
+        if rec.path == "/api/v1/messages" and fault in AMBIGUOUS and rec.item:
             dropped[rec.item] += 1
     statuses = Counter(o.status for o in outcomes.values())
     missing = len(plan.expect) - len(outcomes)
@@ -162,13 +167,15 @@ def _check(plan: _Plan, outcomes: dict[str, Outcome], dup_refs: int, state: Any)
     dups = len(state.duplicates())
     u = statuses["unknown"]
     return [
-        ("every item has exactly one outcome", f"{len(outcomes)}/{len(plan.expect)}", missing == 0 and not dup_refs),
+        ("every item has exactly one outcome", f"{len(outcomes)}/{len(plan.expect)}",
+         missing == 0 and not dup_refs),
         ("duplicates in the ledger", str(dups), dups == 0),
         ("sent but not in the ledger (lost)", str(lost + wrong), lost + wrong == 0),
         ("in the ledger without a sent/unknown outcome", str(orphans + failed_recorded),
          orphans + failed_recorded == 0),
         ("unknown without a dropped connection", f"{unexplained_unknown} of {u}", unexplained_unknown == 0),
-        ("unknown that the server did apply", f"{unknown_delivered} of {u} (reconcile before resending)", True),
+        ("unknown that the server did apply", f"{unknown_delivered} of {u} (reconcile before resending)",
+         True),
     ]
 
 
@@ -194,7 +201,8 @@ async def run_demo(args: argparse.Namespace, out: Output) -> int:
         async with SandboxServer(rate_limit=SANDBOX_RATE, seed=args.seed) as sb:
             out.print(f"sandbox at {sb.base_url}: {SANDBOX_RATE:g} req/s per key; faults on sends: 3% 429, "
                       "2% 503 + Retry-After, 1% dropped before and 0.5% after the server acted")
-            async with Client(api_key="sandbox-key-all", base_url=sb.base_url, rate_limit=CLIENT_RATE) as client:
+            client = Client(api_key="sandbox-key-all", base_url=sb.base_url, rate_limit=CLIENT_RATE)
+            async with client:
                 out.print("\n1. onboarding a new sender number")
                 await _onboard(out, client, sb.state)
                 out.print("\n2. looking up recipients")
@@ -235,5 +243,6 @@ async def run_demo(args: argparse.Namespace, out: Output) -> int:
             out.table(None, ("check", "result", "ok"), [(name, value, "yes" if ok else "NO")
                                                         for name, value, ok in checks])
             passed = all(ok for _, _, ok in checks)
-            out.print("PASS: no duplicates, nothing lost" if passed else "FAIL: the delivery contract was broken")
+            out.print("PASS: no duplicates, nothing lost" if passed
+                      else "FAIL: the delivery contract was broken")
             return 0 if passed else 1

@@ -53,6 +53,8 @@ def to_jsonable(value: Any) -> Any:
         return attrs.asdict(value, recurse=True)
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
     return value
 
 

@@ -92,7 +92,7 @@ def summary_rows(tally: Tally, *, stopped: bool) -> list[tuple[str, str]]:
     s = tally.stats
     rows = [("rows", "?" if tally.total is None else str(tally.total)),
             ("sent", str(s.sent)),
-            ("failed", f"{tally.failed}" + (f" ({tally.bad_rows} bad rows)" if tally.bad_rows else "")),
+            ("failed", f"{tally.failed}" + _bad_rows(tally.bad_rows)),
             ("unknown", str(s.unknown) + (" (may have been delivered: reconcile before resending)"
                                           if s.unknown else ""))]
     if s.skipped:
@@ -178,7 +178,12 @@ class RichProgress:
         self._progress.stop()
 
 
-def make_progress(out: Output, tally: Tally, label: str, *, interval: float = 2.0) -> PlainProgress | RichProgress:
+def _bad_rows(n: int) -> str:
+    return f" ({n} bad row{'s' if n != 1 else ''})" if n else ""
+
+
+def make_progress(out: Output, tally: Tally, label: str, *,
+                  interval: float = 2.0) -> PlainProgress | RichProgress:
     """The live bar only when rich is available and stderr is a terminal."""
     if out.rich is not None and out.err_console.is_terminal:
         return RichProgress(out.rich, out.err_console, tally, label)

@@ -101,7 +101,8 @@ class RowSource:
             reader = csv.reader(fh)
             header = [h.strip().lower() for h in next(reader, [])]
             if "to_phone" not in header:
-                raise InputError(f"{self.path}: the header has no to_phone column (found: {', '.join(header)})")
+                raise InputError(f"{self.path}: the header has no to_phone column "
+                                 f"(found: {', '.join(header)})")
             last = reader.line_num
             while True:
                 try:
@@ -178,7 +179,7 @@ class RowSource:
         common: dict[str, Any] = {"to_phone": to_phone.strip(), "sender_phone": self.sender_phone,
                                   "sender_number_id": self.sender_number_id, "ref": ref}
         if kind == "text":
-            return TextMessage(content=_text(rec, "content", required=True), **common)
+            return TextMessage(content=_text(rec, "content", required=True) or "", **common)
         if kind not in TYPES:
             raise _Bad(f"unknown type {kind!r} (expected one of {', '.join(TYPES)})")
         media = self._media(rec)
@@ -201,8 +202,9 @@ class RowSource:
         if seen is None:
             return None
         phone, digest = seen
-        if (phone is not None and phone != message.to_phone) or (
-                isinstance(message, TextMessage) and digest is not None and digest != content_digest(message)):
+        changed_text = (isinstance(message, TextMessage) and digest is not None
+                        and digest != content_digest(message))
+        if (phone is not None and phone != message.to_phone) or changed_text:
             return (f"the checkpoint settled ref {ref} for a different message; the file changed since "
                     "that run. Give each row a stable 'ref' column (not sent)")
         return None
