@@ -7,6 +7,7 @@ request log (through that loop) while the CLI process talks to it over loopback.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import csv
 import os
 import signal
@@ -58,7 +59,14 @@ class ThreadSandbox:
         return self.state(lambda s: Counter(e.identity for e in s.ledger))
 
     def close(self) -> None:
-        self._call(self.server.close())
+        async def shutdown() -> None:
+            await self.server.close()
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:  # handlers still sleeping in a LATENCY fault
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        self._call(shutdown())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
@@ -79,7 +87,8 @@ def _env(sb: ThreadSandbox | None, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(sb: ThreadSandbox | None, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(sb: ThreadSandbox | None, *args: str, timeout: float = 30,
+            **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], env=_env(sb, **env), capture_output=True, text=True, timeout=timeout)
 
 
@@ -92,7 +101,8 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def text_rows(n: int, prefix: str = "r") -> list[dict[str, str]]:
-    return [{"ref": f"{prefix}{i}", "to_phone": f"+2011{i:08d}", "content": f"hello {prefix}{i}"} for i in range(n)]
+    return [{"ref": f"{prefix}{i}", "to_phone": f"+2011{i:08d}", "content": f"hello {prefix}{i}"}
+            for i in range(n)]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -103,8 +113,9 @@ def last_status(checkpoint: Path) -> dict[str, str]:
     return {rec["ref"]: rec["status"] for rec in read_jsonl(checkpoint)}
 
 
-def test_bad_row_is_reported_by_line_and_good_rows_are_sent_once(sandbox: ThreadSandbox, tmp_path: Path) -> None:
-    """A bad row fails alone (line number on stderr and in the report); the others are delivered once; exit 1."""
+def test_bad_row_is_reported_by_line_and_good_rows_are_sent_once(sandbox: ThreadSandbox,
+                                                                   tmp_path: Path) -> None:
+    """A bad row fails alone (line number on stderr and in the report), the rest go once: exit 1."""
     rows = text_rows(4)
     rows.insert(2, {"ref": "", "to_phone": "+20 bad", "content": "never sent"})
     data = write_csv(tmp_path / "m.csv", rows)
@@ -156,14 +167,16 @@ def test_shards_partition_rows_stably(sandbox: ThreadSandbox, tmp_path: Path) ->
     picked: dict[int, set[str]] = {}
     for i in (0, 1):
         proc = run_cli(sandbox, "send-bulk", str(data), "--sender", SENDER, "--shard", f"{i}/2",
-                       "--checkpoint", str(tmp_path / "ck-{shard}.jsonl"), "--report", str(tmp_path / "r-{shard}.jsonl"))
+                       "--checkpoint", str(tmp_path / "ck-{shard}.jsonl"),
+                       "--report", str(tmp_path / "r-{shard}.jsonl"))
         assert proc.returncode == 0, proc.stderr
         picked[i] = {rec["ref"] for rec in read_jsonl(tmp_path / f"r-{i}.jsonl")}
     assert picked[0] | picked[1] == {r["ref"] for r in rows} and not picked[0] & picked[1]
     assert picked[0] == {r["ref"] for r in rows if shard_of(r["ref"], 2) == 0}
     assert sandbox.ledger_items() == Counter({(r["to_phone"], r["content"]): 1 for r in rows})
     again = run_cli(sandbox, "send-bulk", str(data), "--sender", SENDER, "--shard", "0/2",
-                    "--checkpoint", str(tmp_path / "ck-{shard}.jsonl"), "--report", str(tmp_path / "again.jsonl"))
+                    "--checkpoint", str(tmp_path / "ck-{shard}.jsonl"),
+                    "--report", str(tmp_path / "again.jsonl"))
     assert again.returncode == 0
     assert {rec["ref"] for rec in read_jsonl(tmp_path / "again.jsonl") if rec.get("skipped")} == picked[0]
 
@@ -176,17 +189,18 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 def _start(sb: ThreadSandbox, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([*CLI, *args], env=_env(sb, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([*CLI, *args], env=_env(sb, **env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_sigint_stops_gracefully_and_the_checkpoint_resumes(sandbox: ThreadSandbox, tmp_path: Path) -> None:
-    """Ctrl-C: in-flight sends finish, the rest are not sent, exit 130; a re-run completes with no duplicate."""
+    """Ctrl-C: in-flight sends finish, the rest are not sent, exit 130; a re-run completes, no duplicate."""
     rows = text_rows(40, "g")
     data = write_csv(tmp_path / "m.csv", rows)
     ck = tmp_path / "ck.jsonl"
     sandbox.state(lambda s: s.faults.add(Fault(kind=FaultKind.LATENCY, route=SEND, delay=0.25)))
-    proc = _start(sandbox, "send-bulk", str(data), "--sender", SENDER, "--concurrency", "4", "--checkpoint", str(ck))
+    proc = _start(sandbox, "send-bulk", str(data), "--sender", SENDER, "--concurrency", "4",
+                  "--checkpoint", str(ck))
     _wait_for(lambda: ck.exists() and len(ck.read_bytes().splitlines()) >= 4)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
@@ -204,11 +218,12 @@ def test_sigint_stops_gracefully_and_the_checkpoint_resumes(sandbox: ThreadSandb
 
 
 def test_second_sigint_cancels_in_flight_sends_as_unknown(sandbox: ThreadSandbox, tmp_path: Path) -> None:
-    """Ctrl-C twice: in-flight sends are cancelled and recorded unknown, exit 130 at once, nothing duplicated."""
+    """Ctrl-C twice: in-flight sends are cancelled and recorded unknown, exit 130 at once, no duplicate."""
     data = write_csv(tmp_path / "m.csv", text_rows(20, "h"))
     ck = tmp_path / "ck.jsonl"
-    sandbox.state(lambda s: s.faults.add(Fault(kind=FaultKind.LATENCY, route=SEND, delay=2.0)))
-    proc = _start(sandbox, "send-bulk", str(data), "--sender", SENDER, "--concurrency", "3", "--checkpoint", str(ck))
+    sandbox.state(lambda s: s.faults.add(Fault(kind=FaultKind.LATENCY, route=SEND, delay=10.0)))
+    proc = _start(sandbox, "send-bulk", str(data), "--sender", SENDER, "--concurrency", "3",
+                  "--checkpoint", str(ck))
     _wait_for(lambda: sandbox.state(lambda s: len(s.requests)) >= 3)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
@@ -216,7 +231,7 @@ def test_second_sigint_cancels_in_flight_sends_as_unknown(sandbox: ThreadSandbox
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
-    assert time.monotonic() - started < 1.5 and "unknown" in out
+    assert time.monotonic() - started < 5 and "unknown" in out
     status = last_status(ck)
     assert Counter(status.values())["unknown"] == 3 and "sent" not in status.values()
     assert not sandbox.state(lambda s: s.duplicates())
@@ -247,8 +262,8 @@ def test_single_call_commands(sandbox: ThreadSandbox, tmp_path: Path) -> None:
     assert (lookup["exists"], lookup["reason_code"]) == (False, "not_found")
     sent = run_cli(sandbox, "send", "--to", "+201100000009", "--text", "hi", "--sender", SENDER, "--json")
     assert sent.returncode == 0 and orjson.loads(sent.stdout)["to_phone"] == "+201100000009"
-    doc = run_cli(sandbox, "send", "--to", "+201100000008", "--document", str(EXAMPLES / "media" / "invoice.pdf"),
-                  "--caption", "March", "--sender-id", "12")
+    doc = run_cli(sandbox, "send", "--to", "+201100000008", "--document",
+                  str(EXAMPLES / "media" / "invoice.pdf"), "--caption", "March", "--sender-id", "12")
     assert doc.returncode == 0, doc.stderr
     usage = orjson.loads(run_cli(sandbox, "usage", "--json").stdout)
     assert usage["total"] == 2
@@ -256,7 +271,8 @@ def test_single_call_commands(sandbox: ThreadSandbox, tmp_path: Path) -> None:
     assert [orjson.loads(line)["to_phone"] for line in log] == ["+201100000008", "+201100000009"]
     revoked = run_cli(sandbox, "usage", "--api-key", "sandbox-key-revoked")
     assert revoked.returncode == 1 and revoked.stderr.startswith("error: HTTP 401")
-    assert "sandbox-key-revoked" not in revoked.stderr + revoked.stdout and len(revoked.stderr.splitlines()) == 1
+    assert "sandbox-key-revoked" not in revoked.stderr + revoked.stdout
+    assert len(revoked.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -298,14 +314,18 @@ def test_redis_shared_quota_between_shards(sandbox: ThreadSandbox, tmp_path: Pat
         if in_ci():
             pytest.fail(str(exc))
         pytest.skip(str(exc))
-    rows = text_rows(30, "q")
+    rows = text_rows(60, "q")
     data = write_csv(tmp_path / "m.csv", rows)
     with redis_server() as url:
-        procs = [_start(sandbox, "send-bulk", str(data), "--sender", SENDER, "--shard", f"{i}/2", "--rate", "40",
-                        "--redis-url", url, "--checkpoint", str(tmp_path / f"ck{i}.jsonl")) for i in (0, 1)]
+        procs = [_start(sandbox, "send-bulk", str(data), "--sender", SENDER, "--shard", f"{i}/2",
+                        "--rate", "40", "--redis-url", url, "--checkpoint", str(tmp_path / f"ck{i}.jsonl"))
+                 for i in (0, 1)]
         results = [p.communicate(timeout=30) for p in procs]
         assert [p.returncode for p in procs] == [0, 0], results
     assert sandbox.ledger_items() == Counter({(r["to_phone"], r["content"]): 1 for r in rows})
-    times = sorted(sandbox.state(lambda s: [r.received_at for r in s.requests if r.path == "/api/v1/messages"]))
-    # 30 sends at 40/s shared (burst 2): about 0.7 s, not the 0.35 s two unshared workers would take
-    assert times[-1] - times[0] > 0.5
+    times = sorted(sandbox.state(lambda s: [r.received_at for r in s.requests
+                                            if r.path == "/api/v1/messages"]))
+    # 40/s shared by both workers (burst 2): 60 sends take ~1.5 s, and no 1 s window holds much more
+    # than 40 of them; two separate 40/s quotas would finish in ~0.75 s with ~80 in a second.
+    assert times[-1] - times[0] > 1.2
+    assert max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)) <= 46

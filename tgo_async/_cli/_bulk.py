@@ -148,8 +148,8 @@ async def drive(job: BulkJob, progress: Progress, on_outcome: Callable[[Outcome]
         for outcome in _undelivered(job):
             on_outcome(outcome)
     finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        for installed_signum in installed:
+            loop.remove_signal_handler(installed_signum)
     return intr
 
 
@@ -175,7 +175,8 @@ def finish_summary(out: Output, tally: Tally, intr: Interrupt, title: str) -> No
     if out.json:
         s = tally.stats
         out.emit_json({"total": tally.total, "sent": s.sent, "failed": tally.failed,
-                       "bad_rows": tally.bad_rows, "unknown": s.unknown, "skipped": s.skipped, "skipped_unknown": tally.skipped_unknown,
+                       "bad_rows": tally.bad_rows, "unknown": s.unknown, "skipped": s.skipped,
+                       "skipped_unknown": tally.skipped_unknown,
                        "not_reached": (tally.total - tally.done) if tally.total is not None else None,
                        "requeued": s.requeued, "elapsed_s": round(tally.elapsed, 3), "interrupted": stopped,
                        "causes": dict(tally.causes.most_common())})

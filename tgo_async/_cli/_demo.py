@@ -41,6 +41,7 @@ AMBIGUOUS = frozenset({"drop_before", "drop_after", "error_after", "unavailable"
 
 
 def handle_demo(args: argparse.Namespace, out: Output) -> int:
+    out.json = False  # a narrated walk-through; its machine-readable result is the exit status
     return asyncio.run(run_demo(args, out))
 
 
