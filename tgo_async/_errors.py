@@ -134,10 +134,7 @@ class APIError(TgoError):
         request_id: str | None = None,
         body: Any = None,
     ) -> None:
-        parts = [f"HTTP {status}"]
-        if code:
-            parts.append(code)
-        text = f"{' '.join(parts)}: {message}"
+        text = f"HTTP {status}{' ' + code if code else ''}: {message}" if status else message
         if request_id:
             text += f" [request_id={request_id}]"
         super().__init__(text)

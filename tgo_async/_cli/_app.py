@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("usage", "message counts by sender number", _client_command("cmd_usage"))
 
+    rec = add("reconcile", "settle a checkpoint's unknown items against the message log",
+              _client_command("cmd_reconcile"))
+    rec.add_argument("checkpoint", type=Path, help="the send-bulk --checkpoint file")
+    rec.add_argument("--dry-run", action="store_true", help="report only; do not append to the checkpoint")
+
     msgs = add("messages", "the message log, newest first", _client_command("cmd_messages"))
     msgs.add_argument("--per-page", type=_positive_int, default=None, metavar="N")
     msgs.add_argument("--limit", type=int, default=20, metavar="N", help="stop after N (0: all; default 20)")

@@ -145,28 +145,12 @@ async def drive(job: BulkJob, progress: Progress, on_outcome: Callable[[Outcome]
             current = asyncio.current_task()
             if intr.count < 2 or (current is not None and current.cancelling()):
                 raise
-        for outcome in _undelivered(job):
+        for outcome in job.unyielded_outcomes:
             on_outcome(outcome)
     finally:
         for installed_signum in installed:
             loop.remove_signal_handler(installed_signum)
     return intr
-
-
-def _undelivered(job: BulkJob) -> list[Outcome]:
-    """After a hard cancel: outcomes settled but not yielded yet, then those of cancelled items.
-
-    The job counts and checkpoints both kinds; the report must list them too.
-    """
-    pending: list[Outcome] = []
-    queue: Any = getattr(job, "_out", None)
-    while queue is not None and not queue.empty():
-        item = queue.get_nowait()
-        if isinstance(item, Outcome):
-            pending.append(item)
-    pending.extend(getattr(job, "_reorder", {}).values())
-    pending.extend(job.cancelled_outcomes)
-    return pending
 
 
 def finish_summary(out: Output, tally: Tally, intr: Interrupt, title: str) -> None:

@@ -18,7 +18,15 @@ from .._messages import DocumentMessage, ImageMessage, OutgoingMessage, TextMess
 from ..models import Message, SenderNumber
 from ._output import Output, UsageError, install_log_handler
 
-__all__ = ["cmd_lookup", "cmd_messages", "cmd_send", "cmd_senders", "cmd_usage", "sender_state"]
+__all__ = [
+    "cmd_lookup",
+    "cmd_messages",
+    "cmd_reconcile",
+    "cmd_send",
+    "cmd_senders",
+    "cmd_usage",
+    "sender_state",
+]
 
 
 def sender_state(sender: SenderNumber) -> str:
@@ -160,3 +168,20 @@ async def cmd_messages(args: argparse.Namespace, out: Output, client: Any) -> in
         out.table(f"{n} messages (newest first)",
                   ("id", "sender", "to", "type", "status", "sent_at", "content"), rows)
     return 0
+
+
+async def cmd_reconcile(args: argparse.Namespace, out: Output, client: Any) -> int:
+    """Exit 0 when no item is left unknown, 1 otherwise (resend those with --resend-unknown)."""
+    from ..bulk import reconcile
+
+    if not args.checkpoint.exists():
+        raise UsageError(f"no checkpoint at {args.checkpoint}")
+    report = await reconcile(client, args.checkpoint, write=not args.dry_run)
+    if out.json:
+        out.emit_json({"found": {ref: m.id for ref, m in report.found.items()}, "not_found": report.not_found})
+    else:
+        rows = [(ref, "sent (found in the log)", m.id) for ref, m in report.found.items()]
+        rows += [(ref, "not in the log: likely not sent", "") for ref in report.not_found]
+        out.table(f"{len(report.found)} found, {len(report.not_found)} still unknown",
+                  ("ref", "result", "message id"), rows)
+    return 0 if not report.not_found else 1

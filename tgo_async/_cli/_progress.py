@@ -99,8 +99,7 @@ def summary_rows(tally: Tally, *, stopped: bool) -> list[tuple[str, str]]:
         rows.append(("skipped (checkpoint)", str(s.skipped) + (f" ({tally.skipped_unknown} still unknown)"
                                                                 if tally.skipped_unknown else "")))
     if tally.total is not None and tally.done < tally.total:
-        rows.append(("not reached", f"{tally.total - tally.done}" + (" (stopped; re-run with the same "
-                                                                      "--checkpoint to send them)"
+        rows.append(("not reached", f"{tally.total - tally.done}" + (" (stopped before reading them)"
                                                                       if stopped else "")))
     if s.requeued:
         rows.append(("requeued", f"{s.requeued} (waited out a Retry-After or an outage)"))

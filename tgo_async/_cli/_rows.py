@@ -89,11 +89,16 @@ class RowSource:
             raise InputError(f"{path}: unknown format {suffix or '(no suffix)'}; use .csv or .jsonl")
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+        # What an earlier run settled (sent or unknown), by ref and by (to_phone, digest): line-number
+        # refs shift when rows are inserted, and a shifted row must not be sent a second time.
         self._guard: dict[str, tuple[str | None, str | None]] = {}
+        self._settled_content: dict[tuple[str | None, str | None], str] = {}
         if checkpoint is not None:
-            self._guard = {ref: (rec.get("to_phone"), rec.get("digest"))
-                           for ref, rec in read_checkpoint(checkpoint).items()
-                           if rec.get("status") in ("sent", "unknown")}
+            for ref, rec in read_checkpoint(checkpoint).items():
+                if rec.get("status") in ("sent", "unknown"):
+                    key = (rec.get("to_phone"), rec.get("digest"))
+                    self._guard[ref] = key
+                    self._settled_content.setdefault(key, ref)
 
     # -- records -----------------------------------------------------------------------------
     def _csv_records(self) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -197,16 +202,22 @@ class RowSource:
         return Media(path if path.is_absolute() else self.base_dir / path)
 
     def _collides(self, ref: str, message: OutgoingMessage) -> str | None:
-        """A line-number ref the checkpoint settled for another message means the file changed."""
-        seen = self._guard.get(ref)
-        if seen is None:
+        """Refuse a row the checkpoint contradicts: its ref settled another message, or (for a
+        line-number ref) its message settled under another ref. Both mean the file changed."""
+        if not self._guard:
             return None
-        phone, digest = seen
-        changed_text = (isinstance(message, TextMessage) and digest is not None
-                        and digest != content_digest(message))
-        if (phone is not None and phone != message.to_phone) or changed_text:
-            return (f"the checkpoint settled ref {ref} for a different message; the file changed since "
-                    "that run. Give each row a stable 'ref' column (not sent)")
+        digest = content_digest(message)
+        seen = self._guard.get(ref)
+        if seen is not None:
+            phone, recorded = seen
+            if phone not in (None, message.to_phone) or recorded not in (None, digest):
+                return (f"the checkpoint settled ref {ref} for a different message: the file changed since "
+                        "that run; give each row a stable 'ref' column")
+            return None
+        other = self._settled_content.get((message.to_phone, digest))
+        if other is not None and ref.startswith("line:"):
+            return (f"this message was already settled as ref {other} in the checkpoint: the file changed "
+                    "since that run; give each row a stable 'ref' column")
         return None
 
 

@@ -10,7 +10,8 @@ item ends in exactly one outcome, including when the job stops early:
   server with backoff; after ``max_outage`` seconds the remaining items fail as not sent.
 * ``stop()`` (Ctrl-C in the CLI): queued items are reported not sent, in-flight ones finish.
 * cancellation / ``aclose()``: in-flight items are reported ``unknown`` if their request left
-  (``failed`` if not) to the checkpoint and ``cancelled_outcomes``; nothing is left running.
+  (``failed`` if not) to the checkpoint and, with every outcome settled but not yet yielded,
+  to ``unyielded_outcomes``; nothing is left running.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class BulkJob:
         self._policy = base.evolve(max_retry_after=min(base.max_retry_after, requeue_after))
         self._on_ambiguous = on_ambiguous
         self.stats = BulkStats()
-        self.cancelled_outcomes: list[Outcome] = []
+        self.unyielded_outcomes: list[Outcome] = []
+        """After an early close: outcomes the iterator never yielded (settled, or cancelled in flight)."""
         self._work: asyncio.Queue[Any] = asyncio.Queue()
         self._out: asyncio.Queue[Any] = asyncio.Queue()
         self._window = asyncio.Semaphore(2 * concurrency)
@@ -140,6 +142,12 @@ class BulkJob:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        while not self._out.empty():
+            settled = self._out.get_nowait()
+            if settled is not _DONE:
+                self.unyielded_outcomes.append(settled)
+        self.unyielded_outcomes.extend(self._reorder[i] for i in sorted(self._reorder))
+        self._reorder.clear()
         for item in list(self._in_flight.values()):
             self._record_cancelled(item)
         self._in_flight.clear()
@@ -432,7 +440,7 @@ class BulkJob:
         )
         outcome = Outcome(item.ref, item.index, status, error=error, attempts=item.attempts)  # type: ignore[arg-type]
         self.stats.count(outcome)
-        self.cancelled_outcomes.append(outcome)
+        self.unyielded_outcomes.append(outcome)
         if self._checkpoint is not None:
             self._checkpoint.write(outcome, to_phone=item.message.to_phone, digest=_safe_digest(item.message))
 
