@@ -48,8 +48,8 @@ async def test_shared_bucket_grants_burst_then_answers_with_the_wait(redis_url: 
 async def test_two_limiters_on_one_key_share_one_quota(redis_url: str) -> None:
     """Tokens taken through one limiter are gone for another using the same key."""
     key = fresh_key()
-    a = RedisRateLimiter(redis_url, key=key, rate=10, burst=2)
-    b = RedisRateLimiter(redis_url, key=key, rate=10, burst=2)
+    a = RedisRateLimiter(redis_url, key=key, rate=0.1, burst=2)  # slow refill: a stall cannot refill it
+    b = RedisRateLimiter(redis_url, key=key, rate=0.1, burst=2)
     try:
         await a.acquire()
         await a.acquire()
