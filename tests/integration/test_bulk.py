@@ -367,3 +367,18 @@ async def test_one_media_file_streams_to_many_recipients(tmp_path: Path) -> None
         assert {o.status for o in outcomes} == {"sent"}
         assert len({e.media_sha256 for e in sb.state.ledger}) == 1
         assert len(sb.state.ledger) == 40
+
+
+async def test_reconcile_leaves_media_unknowns_undetermined(tmp_path: Path) -> None:
+    """A media item that ended unknown cannot be confirmed by the log: it is reported undetermined."""
+    ckpt = tmp_path / "m.jsonl"
+    items = [ImageMessage(to_phone="+201110000001", media=b"\x89PNG", sender_phone=SENDER, ref="img"),
+             TextMessage(to_phone="+201110000002", content="t", sender_phone=SENDER, ref="txt")]
+    async with SandboxServer() as sb:
+        sb.state.faults.script(ROUTE, [FaultKind.DROP_AFTER, FaultKind.DROP_AFTER])
+        async with client_for(sb) as client:
+            outcomes = await collect(client.messages.send_many(items, concurrency=1, checkpoint=ckpt))
+            assert [o.status for o in outcomes] == ["unknown", "unknown"]
+            report = await reconcile(client, ckpt)
+    assert report.undetermined == ["img"] and list(report.found) == ["txt"] and report.not_found == []
+    assert read_checkpoint(ckpt)["img"]["status"] == "unknown"

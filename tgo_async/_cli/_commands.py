@@ -41,8 +41,14 @@ def sender_state(sender: SenderNumber) -> str:
 
 
 def _sender_row(s: SenderNumber) -> tuple[Any, ...]:
-    return (s.id, s.phone, s.display_name or "", s.status_raw or str(s.status),
-            s.verification_status_raw or "", sender_state(s))
+    return (
+        s.id,
+        s.phone,
+        s.display_name or "",
+        s.status_raw or str(s.status),
+        s.verification_status_raw or "",
+        sender_state(s),
+    )
 
 
 _SENDER_COLUMNS = ("id", "phone", "name", "status", "verification", "state")
@@ -67,14 +73,17 @@ async def cmd_senders(args: argparse.Namespace, out: Output, client: Any) -> int
             out.emit_json(sender)
         else:
             out.table("registered", _SENDER_COLUMNS, [_sender_row(sender)])
-            out.note(f"next: the OTP goes to the number's TGO Connect account; enter it in the TGO Business "
-                     f"dashboard, then run: tgo-async senders wait {sender.id}")
+            out.note(
+                f"next: the OTP goes to the number's TGO Connect account; enter it in the TGO Business "
+                f"dashboard, then run: tgo-async senders wait {sender.id}"
+            )
         return 0
     # wait: the library logs each poll at INFO ("not ready (otp); next check in 2.0s")
     install_log_handler(min(logging.getLogger("tgo_async").getEffectiveLevel(), logging.INFO))
     try:
         sender = await client.sender_numbers.wait_until_ready(
-            parse_sender_ref(args.id_or_phone), timeout=args.timeout, poll_interval=args.poll_interval)
+            parse_sender_ref(args.id_or_phone), timeout=args.timeout, poll_interval=args.poll_interval
+        )
     except SenderNotReadyError as exc:
         if out.json and exc.sender is not None:
             out.emit_json({"ready": False, "missing": exc.missing, "sender": exc.sender})
@@ -91,11 +100,17 @@ async def cmd_lookup(args: argparse.Namespace, out: Output, client: Any) -> int:
     if out.json:
         out.emit_json({"phone": args.phone, **_plain(contact)})
         return 0
-    out.pairs(f"contact {args.phone}", [
-        ("exists", contact.exists), ("can_receive", contact.can_receive),
-        ("reason_code", contact.reason_code_raw or contact.reason_code),
-        ("recipient_id", contact.recipient_id),
-        ("is_verified", contact.is_verified), ("phone_verified_at", contact.phone_verified_at)])
+    out.pairs(
+        f"contact {args.phone}",
+        [
+            ("exists", contact.exists),
+            ("can_receive", contact.can_receive),
+            ("reason_code", contact.reason_code_raw or contact.reason_code),
+            ("recipient_id", contact.recipient_id),
+            ("is_verified", contact.is_verified),
+            ("phone_verified_at", contact.phone_verified_at),
+        ],
+    )
     return 0
 
 
@@ -108,8 +123,11 @@ def _plain(value: Any) -> dict[str, Any]:
 
 def build_single(args: argparse.Namespace) -> OutgoingMessage:
     """The message value for ``send``; argument combinations the API refuses are usage errors."""
-    sender: dict[str, Any] = {"to_phone": args.to, "sender_phone": args.sender,
-                              "sender_number_id": args.sender_id}
+    sender: dict[str, Any] = {
+        "to_phone": args.to,
+        "sender_phone": args.sender,
+        "sender_number_id": args.sender_id,
+    }
     if args.caption is not None and not (args.image or args.document):
         raise UsageError("--caption goes with --image or --document")
     if (args.duration is not None) != bool(args.voice):
@@ -130,8 +148,16 @@ async def cmd_send(args: argparse.Namespace, out: Output, client: Any) -> int:
     if out.json:
         out.emit_json(sent)
     else:
-        out.pairs("sent", [("id", sent.id), ("to_phone", sent.to_phone), ("type", sent.message_type_raw),
-                           ("status", sent.status_raw), ("sent_at", sent.sent_at)])
+        out.pairs(
+            "sent",
+            [
+                ("id", sent.id),
+                ("to_phone", sent.to_phone),
+                ("type", sent.message_type_raw),
+                ("status", sent.status_raw),
+                ("sent_at", sent.sent_at),
+            ],
+        )
     return 0
 
 
@@ -140,10 +166,23 @@ async def cmd_usage(args: argparse.Namespace, out: Output, client: Any) -> int:
     if out.json:
         out.emit_json({"total": usage.total, "entries": usage.entries})
         return 0
-    rows = [(e.sender_number_id, e.sender_phone, e.total, e.count("text"), e.count("image"),
-             e.count("voice"), e.count("document")) for e in usage.entries]
-    out.table(f"usage: {usage.total} messages", ("sender id", "phone", "total", "text", "image", "voice",
-                                                  "document"), rows)
+    rows = [
+        (
+            e.sender_number_id,
+            e.sender_phone,
+            e.total,
+            e.count("text"),
+            e.count("image"),
+            e.count("voice"),
+            e.count("document"),
+        )
+        for e in usage.entries
+    ]
+    out.table(
+        f"usage: {usage.total} messages",
+        ("sender id", "phone", "total", "text", "image", "voice", "document"),
+        rows,
+    )
     return 0
 
 
@@ -151,22 +190,39 @@ async def cmd_messages(args: argparse.Namespace, out: Output, client: Any) -> in
     """The message log, newest first; ``--json`` streams JSON Lines."""
     rows: list[tuple[Any, ...]] = []
     n = 0
-    entries = client.messages.list(per_page=args.per_page, to_phone=args.to, sender_number_id=args.sender_id,
-                                   message_type=args.type, status=args.status)
+    entries = client.messages.list(
+        per_page=args.per_page,
+        to_phone=args.to,
+        sender_number_id=args.sender_id,
+        message_type=args.type,
+        status=args.status,
+    )
     async with aclosing(entries):
         async for m in entries:
             if out.json:
                 out.emit_json_line(m)
             else:
                 content = (m.content or "").replace("\n", " ")
-                rows.append((m.id, m.sender_number_id, m.to_phone, m.message_type_raw, m.status_raw,
-                             m.sent_at, content[:40] + ("…" if len(content) > 40 else "")))
+                rows.append(
+                    (
+                        m.id,
+                        m.sender_number_id,
+                        m.to_phone,
+                        m.message_type_raw,
+                        m.status_raw,
+                        m.sent_at,
+                        content[:40] + ("…" if len(content) > 40 else ""),
+                    )
+                )
             n += 1
             if args.limit and n >= args.limit:
                 break
     if not out.json:
-        out.table(f"{n} messages (newest first)",
-                  ("id", "sender", "to", "type", "status", "sent_at", "content"), rows)
+        out.table(
+            f"{n} messages (newest first)",
+            ("id", "sender", "to", "type", "status", "sent_at", "content"),
+            rows,
+        )
     return 0
 
 
@@ -178,10 +234,23 @@ async def cmd_reconcile(args: argparse.Namespace, out: Output, client: Any) -> i
         raise UsageError(f"no checkpoint at {args.checkpoint}")
     report = await reconcile(client, args.checkpoint, write=not args.dry_run)
     if out.json:
-        out.emit_json({"found": {ref: m.id for ref, m in report.found.items()}, "not_found": report.not_found})
+        out.emit_json(
+            {
+                "found": {ref: m.id for ref, m in report.found.items()},
+                "not_found": report.not_found,
+                "undetermined": report.undetermined,
+            }
+        )
     else:
-        rows = [(ref, "sent (found in the log)", m.id) for ref, m in report.found.items()]
-        rows += [(ref, "not in the log: likely not sent", "") for ref in report.not_found]
-        out.table(f"{len(report.found)} found, {len(report.not_found)} still unknown",
-                  ("ref", "result", "message id"), rows)
-    return 0 if not report.not_found else 1
+        rows: list[tuple[str, str, int | str]] = [
+            (ref, "sent (found in the log)", m.id) for ref, m in report.found.items()
+        ]
+        rows += [(ref, "not in the log: not sent", "") for ref in report.not_found]
+        rows += [(ref, "media: the log cannot tell", "") for ref in report.undetermined]
+        out.table(
+            f"{len(report.found)} found, {len(report.not_found)} not sent, "
+            f"{len(report.undetermined)} undetermined",
+            ("ref", "result", "message id"),
+            rows,
+        )
+    return 0 if not (report.not_found or report.undetermined) else 1

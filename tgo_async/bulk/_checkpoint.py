@@ -48,7 +48,9 @@ class Checkpoint:
         keep = {"sent"} if resend_unknown else {"sent", "unknown"}
         return {ref: rec for ref, rec in read_checkpoint(self.path).items() if rec.get("status") in keep}
 
-    def write(self, outcome: Outcome, *, to_phone: str | None, digest: str | None) -> None:
+    def write(
+        self, outcome: Outcome, *, to_phone: str | None, digest: str | None, kind: str | None = None
+    ) -> None:
         if outcome.skipped:
             return
         if self._fh is None:
@@ -72,6 +74,8 @@ class Checkpoint:
             rec["to_phone"] = to_phone
         if digest is not None:
             rec["digest"] = digest
+        if kind is not None:
+            rec["type"] = kind
         self._fh.write(orjson.dumps(rec) + b"\n")
         self._fh.flush()
 

@@ -250,7 +250,7 @@ class BulkJob:
         self._in_flight.pop(item.index, None)
         self.stats.count(outcome)
         if self._checkpoint is not None:
-            self._checkpoint.write(outcome, to_phone=item.message.to_phone, digest=_safe_digest(item.message))
+            self._write_checkpoint(item, outcome)
         self._out.put_nowait(outcome)
         self._live -= 1
         self._check_done()
@@ -431,6 +431,16 @@ class BulkJob:
             )
         return None
 
+    def _write_checkpoint(self, item: _Item, outcome: Outcome) -> None:
+        assert self._checkpoint is not None
+        message = item.message
+        self._checkpoint.write(
+            outcome,
+            to_phone=getattr(message, "to_phone", None),
+            digest=_safe_digest(message),
+            kind=_KINDS.get(type(message).__name__),
+        )
+
     def _record_cancelled(self, item: _Item) -> None:
         status = "unknown" if item.tracker.dispatched else "failed"
         error = (
@@ -442,7 +452,15 @@ class BulkJob:
         self.stats.count(outcome)
         self.unyielded_outcomes.append(outcome)
         if self._checkpoint is not None:
-            self._checkpoint.write(outcome, to_phone=item.message.to_phone, digest=_safe_digest(item.message))
+            self._write_checkpoint(item, outcome)
+
+
+_KINDS = {
+    "TextMessage": "text",
+    "ImageMessage": "image",
+    "VoiceMessage": "voice",
+    "DocumentMessage": "document",
+}
 
 
 def _safe_auto_ref(message: Any) -> str:

@@ -1,8 +1,9 @@
 """Settle ``unknown`` items after the fact by looking for them in the message logs.
 
 A send that ended ``unknown`` may or may not have been applied. The log is the server's record:
-a text entry to the same recipient with the same content is the message. Media entries carry no
-content to compare, so media items stay unknown. Each log entry settles at most one item.
+a text entry to the same recipient with the same content is the message, and a text item absent
+from the log was not applied. Media log entries carry no file to compare, so media items are
+reported ``undetermined`` and stay unknown. Each log entry settles at most one item.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ __all__ = ["ReconcileReport", "reconcile"]
 
 @attrs.frozen
 class ReconcileReport:
-    """``found``: ref -> the logged message; ``not_found``: refs still unknown (not in the log)."""
+    """``found``: ref -> the logged message (now recorded as sent); ``not_found``: text items absent
+    from the log (not applied: safe to resend once the log is complete); ``undetermined``: media items,
+    which the log cannot confirm either way."""
 
     found: dict[str, Message]
     not_found: list[str]
+    undetermined: list[str]
 
 
 def _text_digest(content: str) -> str:
@@ -45,7 +49,9 @@ async def reconcile(
     With ``write`` (default) a ``sent`` record is appended for every match, so a re-run skips it;
     the rest stay ``unknown`` (resend them with ``resend_unknown=True`` if the log is complete).
     """
-    unknown = [rec for rec in read_checkpoint(checkpoint).values() if rec.get("status") == "unknown"]
+    records = [rec for rec in read_checkpoint(checkpoint).values() if rec.get("status") == "unknown"]
+    undetermined = [str(rec["ref"]) for rec in records if rec.get("type", "text") != "text"]
+    unknown = [rec for rec in records if rec.get("type", "text") == "text"]
     by_phone: dict[str, list[dict[str, object]]] = defaultdict(list)
     for rec in unknown:
         if isinstance(rec.get("to_phone"), str):
@@ -74,4 +80,4 @@ async def reconcile(
         finally:
             writer.close()
     not_found = [str(rec["ref"]) for rec in unknown if str(rec["ref"]) not in found]
-    return ReconcileReport(found=found, not_found=not_found)
+    return ReconcileReport(found=found, not_found=not_found, undetermined=undetermined)
