@@ -108,9 +108,8 @@ async def test_reconcile_then_resend_unknown_completes_the_job_exactly_once(tmp_
                 assert message.content in recorded
             for ref in report.not_found:
                 assert f"m {ref.split(':')[1]}" not in recorded
-            second = await collect(
-                client.messages.send_many(texts(400), concurrency=16, checkpoint=ckpt, resend_unknown=True)
-            )
+            assert all(read_checkpoint(ckpt)[ref]["status"] == "failed" for ref in report.not_found)
+            second = await collect(client.messages.send_many(texts(400), concurrency=16, checkpoint=ckpt))
         assert sum(not o.skipped for o in second) == len(report.not_found)
         assert not sb.state.duplicates()
         assert len(sb.state.ledger) == 400

@@ -361,8 +361,7 @@ def test_reconcile_settles_unknown_rows_found_in_the_log(sandbox: ThreadSandbox,
     assert rec.returncode == 1, rec.stderr
     result = orjson.loads(rec.stdout)
     assert list(result["found"]) == ["r0"] and result["not_found"] == ["r1"]
-    assert last_status(ckpt)["r0"] == "sent"
-    again = run_cli(sandbox, "send-bulk", str(src), "--sender", SENDER, "--checkpoint", str(ckpt),
-                    "--resend-unknown")
+    assert last_status(ckpt)["r0"] == "sent" and last_status(ckpt)["r1"] == "failed"
+    again = run_cli(sandbox, "send-bulk", str(src), "--sender", SENDER, "--checkpoint", str(ckpt))
     assert again.returncode == 0, again.stderr
     assert max(sandbox.ledger_items().values()) == 1 and sum(sandbox.ledger_items().values()) == 12

@@ -46,38 +46,49 @@ async def reconcile(
 ) -> ReconcileReport:
     """Match the checkpoint's ``unknown`` items against the message logs.
 
-    With ``write`` (default) a ``sent`` record is appended for every match, so a re-run skips it;
-    the rest stay ``unknown`` (resend them with ``resend_unknown=True`` if the log is complete).
+    With ``write`` (default) a ``sent`` record is appended for every match (a re-run skips it) and
+    a ``failed`` record for every text item absent from the log (a re-run resends it); media items
+    stay ``unknown``. Run it once the server's log has caught up with the job.
     """
-    records = [rec for rec in read_checkpoint(checkpoint).values() if rec.get("status") == "unknown"]
-    undetermined = [str(rec["ref"]) for rec in records if rec.get("type", "text") != "text"]
-    unknown = [rec for rec in records if rec.get("type", "text") == "text"]
+    pending = [rec for rec in read_checkpoint(checkpoint).values() if rec.get("status") == "unknown"]
+    undetermined = [str(rec["ref"]) for rec in pending if rec.get("type", "text") != "text"]
     by_phone: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for rec in unknown:
-        if isinstance(rec.get("to_phone"), str):
+    for rec in pending:
+        if rec.get("type", "text") == "text" and isinstance(rec.get("to_phone"), str):
             by_phone[str(rec["to_phone"])].append(rec)
     found: dict[str, Message] = {}
-    for phone, records in by_phone.items():
+    not_found: list[str] = []
+    for phone, texts in by_phone.items():
         candidates: dict[str, list[Message]] = defaultdict(list)
         async for entry in client.messages.list(to_phone=phone, message_type="text"):
             if (
                 entry.message_type is MessageType.TEXT
                 and entry.content is not None
-                and (entry.to_phone in (None, phone))
+                and entry.to_phone in (None, phone)
             ):
                 candidates[_text_digest(entry.content)].append(entry)
-        for rec in records:
+        for rec in texts:
             matches = candidates.get(str(rec.get("digest")))
             if matches:
                 found[str(rec["ref"])] = matches.pop(0)
-    if write and found:
+            else:
+                not_found.append(str(rec["ref"]))
+    if write and (found or not_found):
         writer = Checkpoint(checkpoint)
         try:
             for ref, message in found.items():
                 writer.append_record(
                     {"ref": ref, "status": "sent", "message_id": message.id, "reconciled": True}
                 )
+            for ref in not_found:
+                writer.append_record(
+                    {
+                        "ref": ref,
+                        "status": "failed",
+                        "reconciled": True,
+                        "error": "not in the message log: not applied",
+                    }
+                )
         finally:
             writer.close()
-    not_found = [str(rec["ref"]) for rec in unknown if str(rec["ref"]) not in found]
     return ReconcileReport(found=found, not_found=not_found, undetermined=undetermined)
