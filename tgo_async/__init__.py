@@ -6,7 +6,7 @@ async with tgo_async.Client(api_key=..., base_url=...) as client:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client import Client
 from ._config import Timeouts
@@ -37,7 +37,6 @@ from ._media import Media
 from ._messages import DocumentMessage, ImageMessage, TextMessage, VoiceMessage
 from ._retry import RetryEvent, RetryPolicy
 from ._scoped_limiter import ScopedRateLimiter
-from .bulk import BulkJob, Outcome
 from .models import (
     ContactLookup,
     MediaInfo,
@@ -51,6 +50,10 @@ from .models import (
     UsageEntry,
     VerificationStatus,
 )
+
+if TYPE_CHECKING:
+    from ._redis_limiter import RedisRateLimiter
+    from .bulk import BulkJob, Outcome
 
 __all__ = [
     "APIError",
@@ -103,11 +106,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy attributes: the version, and RedisRateLimiter (needs the optional redis extra)."""
+    """Lazy attributes: the version, the bulk types, and RedisRateLimiter (needs the redis extra)."""
     if name == "__version__":
         from ._version import __version__
 
         return __version__
+    if name in ("BulkJob", "Outcome"):  # imported on first use: most callers never bulk-send
+        from . import bulk
+
+        return getattr(bulk, name)
     if name == "RedisRateLimiter":
         from ._redis_limiter import RedisRateLimiter
 

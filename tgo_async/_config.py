@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Literal
 
@@ -63,6 +62,8 @@ class ClientConfig:
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
+    import ipaddress  # only when a client is configured, not at import
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
