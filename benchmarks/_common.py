@@ -187,7 +187,7 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
 
 def summary(values: Sequence[float]) -> dict[str, float]:
     """Median, quartiles and range of paired-block ratios (or any sample)."""
-    q1, med, q3 = quartiles(values)
+    q1, _, q3 = quartiles(values)
     return {"median": statistics.median(values), "q1": q1, "q3": q3, "min": min(values), "max": max(values),
             "n": len(values)}
 

@@ -6,7 +6,8 @@ the median difference is reported:
 
 * limiter: ``ScopedRateLimiter.acquire`` + ``on_response`` (the default limiter, rate high enough
   never to wait) versus nothing;
-* retry wrapper: ``Retrier.call`` around an attempt closure versus awaiting the attempt directly;
+* retry wrapper: ``Requester.send`` (retry policy, budget, first attempt awaited inline) versus the
+  attempt itself (``Requester._exchange``), both over a transport that answers at once;
 * request build: ``prepare_text`` (E.164 and content checks, ``orjson.dumps``) versus ``orjson.dumps``;
 * response decode: ``RawResponse`` + status check + ``decode_json`` + envelope + ``Message`` via cattrs
   versus ``orjson.loads``;
@@ -24,7 +25,6 @@ GC: ``gc.callbacks`` counts collections per generation over the same number of l
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import statistics
 import time
@@ -55,7 +55,8 @@ async def _cpu_ns(body: Loop, calls: int) -> float:
     return (time.process_time_ns() - t0) / calls
 
 
-async def _paired(ours: Loop, base: Loop, rounds: int, calls: int, budget_s: float = 20.0) -> dict[str, float]:
+async def _paired(ours: Loop, base: Loop, rounds: int, calls: int,
+                  budget_s: float = 20.0) -> dict[str, float]:
     """Median over rounds of (ours - base) CPU ns per call; rounds alternate which runs first."""
     await ours(min(calls, 2000))
     await base(min(calls, 2000))
@@ -85,7 +86,7 @@ def _fake_client(base_url: str, *, rate_limit: float | None = 1e9) -> Any:
 
     client = tgo_async.Client(api_key=c.API_KEY, base_url=base_url, rate_limit=rate_limit)
 
-    async def request(method: str, url: Any, headers: Any, *, data: Any = None, timeout: Any = None) -> Any:
+    async def request(method: str, url: Any, headers: Any, **kwargs: Any) -> Any:
         return RawResponse(201, RESPONSE_HEADERS, c.MESSAGE_BODY)
 
     client._transport.request = request
@@ -96,7 +97,6 @@ async def _layers(rounds: int, calls: int) -> dict[str, dict[str, float]]:
     from tgo_async._converter import structure
     from tgo_async._envelopes import unwrap_object
     from tgo_async._messages import prepare_text
-    from tgo_async._retry import Retrier, RetryPolicy
     from tgo_async._scoped_limiter import ScopedRateLimiter
     from tgo_async._transport import RawResponse
     from tgo_async.models import Message
@@ -111,28 +111,31 @@ async def _layers(rounds: int, calls: int) -> dict[str, dict[str, float]]:
 
     async def limit(n: int) -> None:
         acquire, on_response, h = limiter.acquire, limiter.on_response, RESPONSE_HEADERS
+        try_acquire = getattr(limiter, "try_acquire", None)
         for _ in range(n):
-            await acquire(c.SENDER)
+            if try_acquire is None or not try_acquire(c.SENDER):  # as the requester does
+                await acquire(c.SENDER)
             on_response(c.SENDER, 201, h, None)
 
     out["limiter acquire + feedback"] = await _paired(limit, empty, rounds, calls)
 
-    retrier = Retrier(RetryPolicy())
+    from tgo_async._requester import Requester
 
-    async def attempt_impl(n: int, time_left: float | None) -> Any:
-        return None
+    fake = _fake_client("http://127.0.0.1:9")
+    requester: Requester = fake._requester
+    requester.limiter = None  # timed above
+    url = fake.messages._url
+    prepared = prepare_text(c.SENDER, None, c.RECIPIENT, c.CONTENT)
 
-    async def wrapped(n: int) -> None:
-        call = retrier.call
+    async def wrapped(n: int) -> None:  # the retry policy's share: Requester.send around one attempt
+        send = requester.send
         for _ in range(n):
-            async def attempt(k: int, time_left: float | None) -> Any:  # a closure per call, as a send makes
-                return await attempt_impl(k, time_left)
-
-            await call(attempt, method="POST", path=c.PATH, is_send=True, on_ambiguous="raise")
+            await send(url, prepared)
 
     async def direct(n: int) -> None:
+        exchange = requester._exchange
         for _ in range(n):
-            await attempt_impl(1, None)
+            await exchange("POST", url, prepared.json_body, prepared, prepared.sender, None)
 
     out["retry wrapper"] = await _paired(wrapped, direct, rounds, calls)
 
@@ -145,13 +148,6 @@ async def _layers(rounds: int, calls: int) -> dict[str, dict[str, float]]:
             orjson.dumps(PAYLOAD)
 
     out["request build"] = await _paired(build, dumps, rounds, calls)
-
-    from tgo_async._requester import Requester
-
-    fake = _fake_client("http://127.0.0.1:9")
-    requester: Requester = fake._requester
-    requester.limiter = None  # timed above
-    url = fake.messages._url
 
     async def decode(n: int) -> None:
         d = requester._decode
@@ -272,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     g = loop_res["gc_per_1000"]
     print(c.table(["GC collections per 1,000 requests", "gen0", "gen1", "gen2"],
                   [[k, *(f"{x:.2f}" for x in v)] for k, v in g.items()]))
-    path = c.write_json(NAME, {"loop": args.loop, "layers": layers, "sum_of_layers_us": total, "gc_per_1000": g})
+    path = c.write_json(NAME, {"loop": args.loop, "layers": layers, "sum_of_layers_us": total,
+                               "gc_per_1000": g})
     print(f"wrote {path.relative_to(c.ROOT)}")
     return {"layers": layers, "sum_of_layers_us": total, "gc_per_1000": g}
 

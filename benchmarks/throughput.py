@@ -95,7 +95,8 @@ async def _compare(base_url: str, concurrencies: Sequence[int], blocks: int, sec
                     r, u = await _block(contenders[name], conc, seconds)
                     rps[name].append(r)
                     cpu[name].append(u)
-            result: dict[str, Any] = {"blocks": blocks, "seconds_per_block": seconds, "rps": rps, "cpu_us": cpu}
+            result: dict[str, Any] = {"blocks": blocks, "seconds_per_block": seconds, "rps": rps,
+                                      "cpu_us": cpu}
             for name in names[1:]:
                 ratios = [a / b for a, b in zip(rps[name], rps["raw"], strict=True)]
                 cpu_ratios = [a / b for a, b in zip(cpu[name], cpu["raw"], strict=True)]
@@ -128,7 +129,8 @@ HEADERS_TABLE = ["loop", "concurrency", "vs raw", "raw req/s", "client req/s", "
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", type=int, default=12, help="paired blocks per cell (>= 12)")
     parser.add_argument("--seconds", type=float, default=0.5, help="seconds per block and side")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 100])
@@ -149,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for conc in results["asyncio"]:
             a = statistics.median(results["asyncio"][conc]["rps"]["lib"])
             u = statistics.median(results["uvloop"][conc]["rps"]["lib"])
-            print(f"uvloop effect on the client at concurrency {conc}: {u / a:.2f}× req/s ({a:,.0f} -> {u:,.0f})")
+            print(f"uvloop effect on the client at concurrency {conc}: {u / a:.2f}× req/s "
+                  f"({a:,.0f} -> {u:,.0f})")
     path = c.write_json(NAME, {"results": results})
     print(f"wrote {path.relative_to(c.ROOT)}")
     return results

@@ -158,7 +158,7 @@ def _optional_hook(tp: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]
 
 def _structure_media(value: Any, _: Any) -> MediaInfo | None:
     """Media metadata is undocumented: take what is recognisable, never fail a send over it."""
-    if not isinstance(value, Mapping):
+    if value is None or not isinstance(value, Mapping):  # None first: an ABC isinstance is not free
         return None
     size = value.get("size", value.get("size_bytes"))
     return MediaInfo(
@@ -167,6 +167,52 @@ def _structure_media(value: Any, _: Any) -> MediaInfo | None:
         size=size if type(size) is int else None,
         sha256=_opt_str(value.get("sha256")),
     )
+
+
+_message_type: Callable[[str], MessageType | None] = MessageType._value2member_map_.get  # type: ignore[assignment]
+_message_status: Callable[[str], MessageStatus | None] = MessageStatus._value2member_map_.get  # type: ignore[assignment]
+_fromisoformat = datetime.fromisoformat
+
+
+def _fast_message(o: dict[str, Any]) -> Message | None:
+    """A ``Message`` from a body that is already exactly what the model wants, else None.
+
+    The send path structures one per request and the generated hook costs ~10 hook calls and a
+    kwargs dict (about 3 µs here). This builds the common shape directly and answers None for
+    anything else (a wrong type, an unknown status, media metadata, a bad timestamp), which then
+    goes through the cattrs hook: it alone owns the tolerance rules and the error messages, and
+    for every input this accepts it returns an equal ``Message`` (tests/unit/test_converter_fast_path.py).
+    """
+    id_ = o.get("id")
+    sender_id = o.get("sender_number_id")
+    to_phone = o.get("to_phone")
+    content = o.get("content")
+    type_raw = o.get("message_type")
+    if type_raw is None and "message_type" not in o:
+        type_raw = o.get("type")
+    status_raw = o.get("status")
+    sent_at = o.get("sent_at")
+    if (type(id_) is not int or type(type_raw) is not str or type(status_raw) is not str
+            or (sender_id is not None and type(sender_id) is not int)
+            or (to_phone is not None and type(to_phone) is not str)
+            or (content is not None and type(content) is not str)
+            or o.get("media") is not None):
+        return None
+    message_type = _message_type(type_raw)
+    status = _message_status(status_raw)
+    if message_type is None or status is None:
+        return None
+    if sent_at is not None:
+        if type(sent_at) is not str:
+            return None
+        try:
+            sent_at = _fromisoformat(sent_at)
+        except ValueError:
+            return None
+        if sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=UTC)
+    return Message(id_, sender_id, to_phone, message_type, type_raw, content, status, status_raw, sent_at,
+                   None)
 
 
 def _opt_str(value: Any) -> str | None:
@@ -293,6 +339,9 @@ def make_converter() -> cattrs.Converter:
 
     def structure_message(value: Any, cls: Any) -> Message:
         if type(value) is dict:
+            fast = _fast_message(value)
+            if fast is not None:
+                return fast
             # The send response may say ``type`` (the request's name) where logs say ``message_type``.
             if "message_type" not in value and "type" in value:
                 value = {**value, "message_type": value["type"]}

@@ -39,11 +39,11 @@ __all__ = ["decode_json", "error_from_response", "header", "parse_retry_after"]
 
 def decode_json(raw: bytes) -> Any:
     """Decode a response body with orjson; an empty body (204) is ``None``."""
-    if not raw or not raw.strip():
-        return None
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw)  # first: the emptiness check below copies the body
     except orjson.JSONDecodeError as exc:
+        if not raw.strip():
+            return None
         text = bytes(raw[:2000]).decode("utf-8", "replace")
         raise DecodeError(f"response body is not valid JSON ({exc}): {_snippet(text, 80)!r}",
                           body=text) from exc

@@ -192,18 +192,30 @@ class TokenBucket:
         if not 1 <= n <= self._burst:
             raise ValueError(f"cannot acquire {n} tokens from a bucket with burst={self._burst}"
                              if n > self._burst else f"n must be >= 1, got {n!r}")
-        if not self._waiters:  # the hot path, inlined: no future, no timer, no extra calls
-            clock = self._clock
-            now = clock.time() if clock is not None else _get_running_loop().time()
-            if now >= self._not_before:
-                if now > self._last:  # refill; a fresh bucket has _last = -inf and stays full
-                    tokens = self._tokens + (now - self._last) * self._rate
-                    self._tokens = tokens if tokens < self._burst else float(self._burst)
-                    self._last = now
-                if self._tokens >= n - _EPS:
-                    self._tokens -= n
-                    return
-        await self._wait(n)
+        if not self.try_acquire(n):
+            await self._wait(n)
+
+    def try_acquire(self, n: int = 1) -> bool:
+        """Take ``n`` tokens now if that needs no wait (nobody queued, no gate, enough tokens).
+
+        ``acquire``'s hot path as a plain call: a caller that tries this first creates no coroutine
+        when a token is there (``ScopedRateLimiter.try_acquire``, on every request). False means
+        nothing was taken.
+        """
+        if self._waiters or not 1 <= n <= self._burst:
+            return False
+        clock = self._clock
+        now = clock.time() if clock is not None else _get_running_loop().time()
+        if now < self._not_before:
+            return False
+        if now > self._last:  # refill; a fresh bucket has _last = -inf and stays full
+            tokens = self._tokens + (now - self._last) * self._rate
+            self._tokens = tokens if tokens < self._burst else float(self._burst)
+            self._last = now
+        if self._tokens >= n - _EPS:
+            self._tokens -= n
+            return True
+        return False
 
     async def __aenter__(self) -> None:
         await self.acquire()

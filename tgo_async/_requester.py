@@ -92,35 +92,29 @@ class Requester:
         return result
 
     async def _exchange(self, method: str, url: URL, body: bytes | None, prepared: PreparedSend | None,
-                        scope: str | None, time_left: float | None, tracker: SendTracker | None = None) -> Any:
-        if self.limiter is not None:
-            await self.limiter.acquire(scope)
+                        scope: str | None, time_left: float | None,
+                        tracker: SendTracker | None = None) -> Any:
+        limiter = self.limiter
+        if limiter is not None and not limiter.try_acquire(scope):  # a token at hand costs no coroutine
+            await limiter.acquire(scope)
         if tracker is not None:
             tracker.dispatched = True
         t = self.transport
         media = prepared.media if prepared is not None else None
         if media is None:
             headers = t.json_headers if body is not None else t.get_headers
-            raw = await t.request(method, url, headers, data=body, timeout=self._timeout(time_left, False))
+            raw = await t.request(method, url, headers, data=body, time_left=time_left)
         else:
             assert prepared is not None
             lock = media.exclusive
             async with lock if lock is not None else contextlib.nullcontext():
                 with media.open() as readable:
                     form = aiohttp.FormData(prepared.form_fields)
-                    form.add_field("media", readable, filename=media.filename, content_type=media.content_type)
-                    raw = await t.request(method, url, t.get_headers, data=form,
-                                          timeout=self._timeout(time_left, True))
+                    form.add_field("media", readable, filename=media.filename,
+                                   content_type=media.content_type)
+                    raw = await t.request(method, url, t.get_headers, data=form, time_left=time_left,
+                                          upload=True)
         return self._decode(raw, scope, method, url)
-
-    def _timeout(self, time_left: float | None, media: bool) -> aiohttp.ClientTimeout:
-        base = self.transport.media_timeout if media else self.transport.json_timeout
-        if time_left is None or (time_left >= (base.sock_read or 0) and time_left >= (base.connect or 0)):
-            return base
-        left = max(time_left, 0.001)
-        return aiohttp.ClientTimeout(total=None, connect=min(left, base.connect or left),
-                                     sock_connect=min(left, base.sock_connect or left),
-                                     sock_read=min(left, base.sock_read or left))
 
     def _decode(self, raw: RawResponse, scope: str | None, method: str, url: URL) -> Any:
         status = raw.status

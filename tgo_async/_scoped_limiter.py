@@ -39,6 +39,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from ._limiter import AdaptiveLimiter, Clock, Limiter, TokenBucket
 
 __all__ = ["ScopedRateLimiter"]
@@ -50,9 +52,12 @@ _UPDATE_EVERY = 0.05  # seconds between rate updates while recovering (set_rate 
 _SENDER_SCOPES = frozenset({"sender", "sender_number", "sender-number", "number", "from"})
 
 
+_CASE_INSENSITIVE = (CIMultiDictProxy, CIMultiDict)
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
-    if value is None:
+    if value is None and not isinstance(headers, _CASE_INSENSITIVE):  # aiohttp's already ignore case
         value = headers.get(name.lower())
     return value
 
@@ -151,6 +156,7 @@ class ScopedRateLimiter:
             self._external = global_limiter
         self._global = _Scope(bucket, float(rate), bucket.burst)
         self._global_acquire = bucket.acquire
+        self._global_try = getattr(bucket, "try_acquire", None)
         self._senders: OrderedDict[str, _Scope] = OrderedDict()
 
     def __repr__(self) -> str:
@@ -178,6 +184,18 @@ class ScopedRateLimiter:
         await self._global_acquire()
         if self._external is not None:
             await self._external.acquire()
+
+    def try_acquire(self, sender: str | None) -> bool:
+        """Take a token without waiting, if only the global bucket is involved and it has one now.
+
+        False means nothing was taken: ``await acquire(sender)``. Tried first on every request, so
+        the usual case (no per-sender scope for this sender, a token available) costs no coroutine.
+        """
+        if self._global_try is None or self._external is not None:
+            return False
+        if sender is not None and (self._per_sender_rate is not None or sender in self._senders):
+            return False
+        return self._global_try()  # type: ignore[no-any-return]
 
     def not_before(self, sender: str | None) -> float:
         """Clock time before which a request from ``sender`` must not be sent (for re-queueing)."""

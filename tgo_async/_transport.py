@@ -18,6 +18,7 @@ from yarl import URL
 
 from ._config import ClientConfig, mask_key
 from ._errors import ClientClosedError, ConnectError, ConnectionLostError, RedirectError
+from ._read_deadline import ReadDeadlines
 
 __all__ = ["RawResponse", "Transport"]
 
@@ -57,10 +58,15 @@ class Transport:
         self.get_headers = _SecretHeaders(base)
         self.json_headers = _SecretHeaders(base, **{"Content-Type": "application/json"})
         t = config.timeouts
+        # A session of our own enforces the JSON read timeout with ReadDeadlines (one timer per client);
+        # a borrowed one has aiohttp's response class, so it keeps sock_read (a timer per read).
+        self._deadlines = ReadDeadlines() if session is None and t.read else None
+        self._read = t.read if self._deadlines is not None else None
         self.json_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.sock_connect,
-                                                  sock_read=t.read)
+                                                  sock_read=None if self._deadlines is not None else t.read)
         self.media_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.sock_connect,
                                                    sock_read=t.media_read)
+        self._uncut = {False: max(t.connect or 0, t.read or 0), True: max(t.connect or 0, t.media_read or 0)}
         self.base_url = URL(config.base_url)
 
     def __repr__(self) -> str:
@@ -81,12 +87,17 @@ class Transport:
                 limit_per_host=self._config.connector_limit_per_host,
                 keepalive_timeout=self._config.keepalive_timeout,
             )
+            extra: dict[str, Any] = {}
+            if self._deadlines is not None:
+                extra["response_class"] = self._deadlines.response_class
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.json_timeout,
-                                                  auto_decompress=True, trust_env=False)
+                                                  auto_decompress=True, trust_env=False, **extra)
         return self._session
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._deadlines is not None:
+            self._deadlines.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
@@ -98,25 +109,60 @@ class Transport:
         headers: Mapping[str, str],
         *,
         data: Any = None,
-        timeout: aiohttp.ClientTimeout | None = None,
+        time_left: float | None = None,
+        upload: bool = False,
     ) -> RawResponse:
-        """One HTTP exchange; raises ConnectError, ConnectionLostError or RedirectError."""
+        """One HTTP exchange; raises ConnectError, ConnectionLostError or RedirectError.
+
+        ``time_left`` (seconds of the call's deadline) cuts every timeout; ``upload`` selects the
+        media read timeout.
+        """
+        timeout, window = self._timeouts(time_left, upload)
+        deadlines = self._deadlines
+        task = None
+        if window is not None and deadlines is not None:
+            task = asyncio.current_task()
+            if task is not None:
+                deadlines.watch(task, window)
         try:
             async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
-                                            timeout=timeout or self.json_timeout) as resp:
+                                            timeout=timeout) as resp:
                 body = await resp.read()
                 status = resp.status
                 resp_headers = resp.headers
+        except asyncio.CancelledError:
+            watched, task = task, None
+            if watched is None or deadlines is None or not deadlines.forget(watched):
+                raise
+            if watched.uncancel() > 0:  # cancelled from outside as well: that wins
+                raise
+            raise ConnectionLostError(f"no response from {url.host} within the read timeout",
+                                      timeout=True) from None
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise ConnectError(_describe(exc, url)) from None
         except aiohttp.SocketTimeoutError:
             raise ConnectionLostError(f"no response from {url.host} within the read timeout",
                                       timeout=True) from None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ConnectionLostError(_describe(exc, url)) from None
+        finally:
+            if task is not None and deadlines is not None and deadlines.forget(task):
+                task.uncancel()  # the deadline passed as the request ended another way: nothing to cancel
         if 300 <= status < 400 and status != 304:
             raise RedirectError(status, resp_headers.get("Location"))
         return RawResponse(status, resp_headers, body)
+
+    def _timeouts(self, time_left: float | None, upload: bool) -> tuple[aiohttp.ClientTimeout, float | None]:
+        """aiohttp's timeouts for one request, and the read window ReadDeadlines enforces (None: none)."""
+        base = self.media_timeout if upload else self.json_timeout
+        window = None if upload else self._read
+        if time_left is None or time_left >= self._uncut[upload]:
+            return base, window
+        left = max(time_left, 0.001)
+        cut = aiohttp.ClientTimeout(total=None, connect=min(left, base.connect or left),
+                                    sock_connect=min(left, base.sock_connect or left),
+                                    sock_read=None if base.sock_read is None else min(left, base.sock_read))
+        return cut, None if window is None else min(left, window)
 
 
 def _describe(exc: BaseException, url: URL) -> str:

@@ -1,0 +1,85 @@
+"""The Message fast path agrees with the cattrs hook on every input, and is taken for the common shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tgo_async import _converter
+from tgo_async._converter import structure
+from tgo_async._errors import DecodeError
+from tgo_async.models import Message
+
+SEND_RESPONSE = {"id": 1042, "sender_number_id": 12, "to_phone": "+201001234567", "message_type": "text",
+                 "content": "Hello", "status": "queued", "sent_at": "2025-01-10T08:00:00.000000Z",
+                 "media": None}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    body = {**SEND_RESPONSE, **changes}
+    return {k: v for k, v in body.items() if v is not _DROP}
+
+
+_DROP = object()
+
+BODIES = [
+    SEND_RESPONSE,
+    _with(message_type=_DROP, type="image"),
+    _with(message_type=None, type="image"),
+    _with(message_type=_DROP),
+    _with(status="delivered_late"),
+    _with(status=" QUEUED "),
+    _with(status=None),
+    _with(message_type="sticker"),
+    _with(sent_at=None),
+    _with(sent_at=_DROP),
+    _with(sent_at="2025-01-10T08:00:00"),
+    _with(sent_at="2025-01-10T10:00:00+02:00"),
+    _with(sent_at=" 2025-01-10T08:00:00Z "),
+    _with(sent_at=1736496000),
+    _with(sent_at="yesterday"),
+    _with(sender_number_id="12"),
+    _with(sender_number_id=None),
+    _with(id="1042"),
+    _with(id=True),
+    _with(id=_DROP),
+    _with(to_phone=201001234567),
+    _with(to_phone=None),
+    _with(content=None),
+    _with(content=["not", "text"]),
+    _with(media={"filename": "a.pdf", "size": 3}),
+    _with(media={}),
+    _with(extra="ignored", another={"nested": 1}),
+    {"id": 1},
+]
+
+
+def _outcome(body: dict[str, Any]) -> Message | str:
+    try:
+        return structure(body, Message)
+    except DecodeError as exc:
+        return f"DecodeError: {exc}"
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_fast_path_gives_what_the_cattrs_hook_gives(body: dict[str, Any],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the body, the result (or the error) is the same with the fast path on and off."""
+    fast = _outcome(dict(body))
+    monkeypatch.setattr(_converter, "_fast_message", lambda o: None)
+    slow = _outcome(dict(body))
+    assert fast == slow
+    if isinstance(fast, Message) and isinstance(slow, Message):
+        assert fast.message_type is slow.message_type
+        assert fast.status is slow.status
+        assert (fast.sent_at is None) == (slow.sent_at is None)
+        if fast.sent_at is not None and slow.sent_at is not None:
+            assert fast.sent_at.utcoffset() == slow.sent_at.utcoffset()
+
+
+@pytest.mark.parametrize("body", [SEND_RESPONSE, _with(message_type=_DROP, type="text"), _with(sent_at=None),
+                                  {"id": 7, "message_type": "voice", "status": "sent"}])
+def test_common_shapes_take_the_fast_path(body: dict[str, Any]) -> None:
+    """The sandbox's and the docs' shapes never reach the per-field hooks."""
+    assert _converter._fast_message(body) is not None
