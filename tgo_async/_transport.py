@@ -24,6 +24,8 @@ __all__ = ["RawResponse", "Transport"]
 
 log = logging.getLogger("tgo_async")
 
+_NO_READ_LIMIT = 365 * 86400.0
+
 
 class _SecretHeaders(dict[str, str]):
     """Request headers whose repr never shows the API key."""
@@ -60,12 +62,14 @@ class Transport:
         t = config.timeouts
         # A session of our own enforces the JSON read timeout with ReadDeadlines (one timer per client);
         # a borrowed one has aiohttp's response class, so it keeps sock_read (a timer per read).
-        self._deadlines = ReadDeadlines() if session is None and t.read else None
-        self._read = t.read if self._deadlines is not None else None
+        self._deadlines = ReadDeadlines(t.read) if session is None and t.read else None
+        self._read = t.read
         self.json_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.sock_connect,
                                                   sock_read=None if self._deadlines is not None else t.read)
+        # Uploads always carry a sock_read (a year if none is configured): that is how ReadDeadlines,
+        # whose window would start before a large body has been written, knows to leave them alone.
         self.media_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.sock_connect,
-                                                   sock_read=t.media_read)
+                                                   sock_read=t.media_read or _NO_READ_LIMIT)
         self._uncut = {False: max(t.connect or 0, t.read or 0), True: max(t.connect or 0, t.media_read or 0)}
         self.base_url = URL(config.base_url)
 
@@ -117,27 +121,17 @@ class Transport:
         ``time_left`` (seconds of the call's deadline) cuts every timeout; ``upload`` selects the
         media read timeout.
         """
-        timeout, window = self._timeouts(time_left, upload)
         deadlines = self._deadlines
-        task = None
-        if window is not None and deadlines is not None:
-            task = asyncio.current_task()
-            if task is not None:
-                deadlines.watch(task, window)
         try:
             async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
-                                            timeout=timeout) as resp:
-                body = await resp.read()
+                                            timeout=self._timeout(time_left, upload)) as resp:
+                try:
+                    body = await resp.read()
+                finally:
+                    if deadlines is not None:
+                        deadlines.forget(resp)
                 status = resp.status
                 resp_headers = resp.headers
-        except asyncio.CancelledError:
-            watched, task = task, None
-            if watched is None or deadlines is None or not deadlines.forget(watched):
-                raise
-            if watched.uncancel() > 0:  # cancelled from outside as well: that wins
-                raise
-            raise ConnectionLostError(f"no response from {url.host} within the read timeout",
-                                      timeout=True) from None
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise ConnectError(_describe(exc, url)) from None
         except aiohttp.SocketTimeoutError:
@@ -145,24 +139,24 @@ class Transport:
                                       timeout=True) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ConnectionLostError(_describe(exc, url)) from None
-        finally:
-            if task is not None and deadlines is not None and deadlines.forget(task):
-                task.uncancel()  # the deadline passed as the request ended another way: nothing to cancel
         if 300 <= status < 400 and status != 304:
             raise RedirectError(status, resp_headers.get("Location"))
         return RawResponse(status, resp_headers, body)
 
-    def _timeouts(self, time_left: float | None, upload: bool) -> tuple[aiohttp.ClientTimeout, float | None]:
-        """aiohttp's timeouts for one request, and the read window ReadDeadlines enforces (None: none)."""
+    def _timeout(self, time_left: float | None, upload: bool) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for one request: the configured ones, or cut to what is left of the deadline.
+
+        A cut JSON call gets aiohttp's sock_read (rare: only near the end of a call's deadline), so
+        ReadDeadlines, whose window is the configured one, leaves it alone.
+        """
         base = self.media_timeout if upload else self.json_timeout
-        window = None if upload else self._read
         if time_left is None or time_left >= self._uncut[upload]:
-            return base, window
+            return base
         left = max(time_left, 0.001)
-        cut = aiohttp.ClientTimeout(total=None, connect=min(left, base.connect or left),
-                                    sock_connect=min(left, base.sock_connect or left),
-                                    sock_read=None if base.sock_read is None else min(left, base.sock_read))
-        return cut, None if window is None else min(left, window)
+        read = base.sock_read if upload or self._deadlines is None else self._read
+        return aiohttp.ClientTimeout(total=None, connect=min(left, base.connect or left),
+                                     sock_connect=min(left, base.sock_connect or left),
+                                     sock_read=None if not read else min(left, read))
 
 
 def _describe(exc: BaseException, url: URL) -> str:
