@@ -24,8 +24,9 @@ class Timeouts:
     """Separate phases so that "never sent" and "sent, then timed out" are told apart.
 
     ``connect`` covers waiting for a pooled connection plus establishing one (both provably
-    before the request left us); ``read`` is the gap allowed between reads of the response;
-    ``media_read`` replaces it for uploads, whose response comes only after the whole file.
+    before the request left us); ``read`` bounds a JSON call's response once the request is
+    written (the gap between reads on a borrowed session); ``media_read`` is the gap between
+    reads for uploads, whose response comes only after the whole file.
     """
 
     connect: float = 10.0
