@@ -216,8 +216,11 @@ class ScopedRateLimiter:
     ) -> None:
         """Adjust the scope this response speaks for: gates, header-driven rate, AIMD/CUBIC."""
         now = self._now()
-        limit = _number(_header(headers, "X-RateLimit-Limit"))
-        remaining = _number(_header(headers, "X-RateLimit-Remaining"))
+        limit_text = _header(headers, "X-RateLimit-Limit")
+        remaining_text = _header(headers, "X-RateLimit-Remaining")
+        limit = remaining = None
+        if limit_text is not None or remaining_text is not None:  # on every response: skip 2 calls if absent
+            limit, remaining = _number(limit_text), _number(remaining_text)
         if status != 429:
             # The request passed both scopes: both count a success and may recover a step.
             self._ok(self._global, now)
