@@ -21,9 +21,7 @@ from typing import IO, Any, BinaryIO
 
 from ._errors import ValidationError
 
-__all__ = ["Media", "MediaSource", "as_media"]
-
-MediaSource = "Media | Path | bytes | bytearray | memoryview | BinaryIO"
+__all__ = ["Media", "as_media"]
 
 
 class _BorrowedFile(io.RawIOBase):

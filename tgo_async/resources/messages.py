@@ -2,18 +2,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
 from .._converter import structure
 from .._envelopes import parse_page, unwrap_object
 from .._errors import DecodeError, ValidationError
-from .._media import Media
 from .._messages import (
     DocumentMessage,
     ImageMessage,
+    MediaInput,
     OutgoingMessage,
     PreparedSend,
     VoiceMessage,
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Messages"]
 
-MediaInput = Media | Path | bytes | BinaryIO
 _PATH = "/api/v1/messages"
 
 
