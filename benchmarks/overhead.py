@@ -96,7 +96,7 @@ def _fake_client(base_url: str, *, rate_limit: float | None = 1e9) -> Any:
 async def _layers(rounds: int, calls: int) -> dict[str, dict[str, float]]:
     from tgo_async._converter import structure
     from tgo_async._envelopes import unwrap_object
-    from tgo_async._messages import prepare_text
+    from tgo_async._prepare import prepare_text
     from tgo_async._scoped_limiter import ScopedRateLimiter
     from tgo_async._transport import RawResponse
     from tgo_async.models import Message

@@ -9,13 +9,17 @@ Why a hand-tuned converter rather than cattrs' defaults:
 * Unknown enum values become ``UNKNOWN`` and the ``*_raw`` field keeps the server's string.
 * Unknown fields are ignored and ``null`` is accepted wherever the docs show a value.
 
-cattrs generates one structure function per class on first use and caches it; ``structure``
-additionally caches the dispatch result, so the hot path (``structure(body, Message)`` on every
-send) is one dict lookup plus the generated function.
+The converter is built on first need (``get_converter``), not at import: generating its structure
+functions is most of what ``import tgo_async`` would otherwise add over its dependencies, and a
+service that only sends text may never need it (``Message`` bodies of the usual shape take
+``_fast_message``). cattrs generates one structure function per class on first use and caches it;
+``structure`` additionally caches the dispatch result, so the hot path (``structure(body, Message)``
+on every send) is one dict lookup plus the fast path.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -40,7 +44,7 @@ from .models import (
     VerificationStatus,
 )
 
-__all__ = ["converter", "make_converter", "structure"]
+__all__ = ["get_converter", "make_converter", "structure"]
 
 T = TypeVar("T")
 
@@ -304,7 +308,7 @@ def _dict_only(hook: Callable[[Any, Any], T], name: str) -> Callable[[Any, Any],
 
 
 def make_converter() -> cattrs.Converter:
-    """Build the converter with every hook; call once (``converter`` below is that one)."""
+    """Build a converter with every hook; ``get_converter()`` builds the shared one once."""
     # detailed_validation costs nothing measurable here (try blocks are free on 3.11) and gives
     # transform_error a path for every bad field.
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
@@ -354,8 +358,23 @@ def make_converter() -> cattrs.Converter:
     return conv
 
 
-converter = make_converter()
-_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+@functools.cache
+def get_converter() -> cattrs.Converter:
+    """The one converter, built on first use."""
+    return make_converter()
+
+
+def _structure_message(value: Any, cls: Any) -> Message:
+    """The send path's hook: the fast path first, so the usual body never builds the converter."""
+    if type(value) is dict:
+        fast = _fast_message(value)
+        if fast is not None:
+            return fast
+    hook = _hooks[Message] = get_converter().get_structure_hook(Message)
+    return hook(value, cls)  # type: ignore[no-any-return]
+
+
+_hooks: dict[Any, Callable[[Any, Any], Any]] = {Message: _structure_message}
 
 
 def _describe(cls: Any) -> str:
@@ -377,7 +396,7 @@ def structure(data: Any, cls: type[T]) -> T:
     try:
         hook = _hooks[cls]
     except KeyError:
-        hook = _hooks[cls] = converter.get_structure_hook(cls)
+        hook = _hooks[cls] = get_converter().get_structure_hook(cls)
     try:
         return hook(data, cls)  # type: ignore[no-any-return]
     except DecodeError:

@@ -8,7 +8,6 @@ only and shares status 403 with the missing-scope error.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import time
@@ -138,6 +137,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def _snippet(text: str, limit: int = 200) -> str:
     """Readable text of a non-JSON body (an HTML page from a proxy): tags stripped, ≤ ``limit`` chars."""
+    import html  # only error paths need it: kept off ``import tgo_async``
+
     stripped = _TAG.sub(" ", _HIDDEN.sub(" ", text))
     clean = _SPACE.sub(" ", _CONTROL.sub("", html.unescape(stripped))).strip()
     return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"

@@ -16,7 +16,7 @@ from yarl import URL
 from ._errors import APIError, TgoError
 from ._http import decode_json, error_from_response, parse_retry_after
 from ._logging import mask_url
-from ._messages import PreparedSend
+from ._prepare import PreparedSend
 from ._retry import Retrier, RetryPolicy, is_retryable
 from ._transport import RawResponse, Transport
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tgo_async import _converter
-from tgo_async._converter import converter, make_converter, structure
+from tgo_async._converter import get_converter, make_converter, structure
 from tgo_async._errors import DecodeError
 from tgo_async.models import (
     ContactLookup,
@@ -375,12 +375,14 @@ def test_structure_functions_are_built_once() -> None:
     hook = _converter._hooks[Message]
     structure(LOG_ENTRY, Message)
     assert _converter._hooks[Message] is hook
+    converter = get_converter()
+    assert get_converter() is converter
     assert converter.get_structure_hook(Message) is converter.get_structure_hook(Message)
 
 
 def test_make_converter_builds_an_equivalent_converter() -> None:
     """make_converter() gives an independent converter with the same hooks."""
     conv = make_converter()
-    assert conv is not converter
+    assert conv is not get_converter()
     assert conv.structure(DOC_SENDER, SenderNumber) == structure(DOC_SENDER, SenderNumber)
     assert conv.forbid_extra_keys is False

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tgo_async import ImageMessage, Media, TextMessage, ValidationError, VoiceMessage
-from tgo_async._messages import prepare_text
+from tgo_async._prepare import prepare_text
 
 S = "+201001187188"
 R = "+201010000000"

@@ -9,23 +9,16 @@ from yarl import URL
 from .._converter import structure
 from .._envelopes import parse_page, unwrap_object
 from .._errors import DecodeError, ValidationError
-from .._messages import (
-    DocumentMessage,
-    ImageMessage,
-    MediaInput,
-    OutgoingMessage,
-    PreparedSend,
-    VoiceMessage,
-    prepare_text,
-)
+from .._prepare import MediaInput, PreparedSend, prepare_media, prepare_text
 from .._retry import RetryPolicy
-from .._validation import check_phone
+from .._validation import check_duration, check_phone
 from ..models import Message
 from ._base import Resource
 from .contacts import query_url
 
 if TYPE_CHECKING:
     from .._config import OnAmbiguous
+    from .._messages import OutgoingMessage
     from ..bulk import BulkJob
 
 __all__ = ["Messages"]
@@ -77,14 +70,9 @@ class Messages(Resource):
         on_ambiguous: OnAmbiguous | None = None,
     ) -> Message:
         """Send an image, streamed as multipart ``media``."""
-        msg = ImageMessage(
-            to_phone=to_phone,
-            media=media,
-            caption=caption,
-            sender_phone=sender_phone,
-            sender_number_id=sender_number_id,
-        )
-        return await self._send(msg.prepare(), retry, on_ambiguous)
+        extra = (("caption", caption),) if caption else ()
+        prepared = prepare_media("image", sender_phone, sender_number_id, to_phone, media, extra)
+        return await self._send(prepared, retry, on_ambiguous)
 
     async def send_voice(
         self,
@@ -98,14 +86,9 @@ class Messages(Resource):
         on_ambiguous: OnAmbiguous | None = None,
     ) -> Message:
         """Send a voice note; ``duration`` is whole seconds, 1..300."""
-        msg = VoiceMessage(
-            to_phone=to_phone,
-            media=media,
-            duration=duration,
-            sender_phone=sender_phone,
-            sender_number_id=sender_number_id,
-        )
-        return await self._send(msg.prepare(), retry, on_ambiguous)
+        extra = (("duration", str(check_duration(duration))),)
+        prepared = prepare_media("voice", sender_phone, sender_number_id, to_phone, media, extra)
+        return await self._send(prepared, retry, on_ambiguous)
 
     async def send_document(
         self,
@@ -119,14 +102,9 @@ class Messages(Resource):
         on_ambiguous: OnAmbiguous | None = None,
     ) -> Message:
         """Send a document (PDF or any file), streamed as multipart ``media``."""
-        msg = DocumentMessage(
-            to_phone=to_phone,
-            media=media,
-            caption=caption,
-            sender_phone=sender_phone,
-            sender_number_id=sender_number_id,
-        )
-        return await self._send(msg.prepare(), retry, on_ambiguous)
+        extra = (("caption", caption),) if caption else ()
+        prepared = prepare_media("document", sender_phone, sender_number_id, to_phone, media, extra)
+        return await self._send(prepared, retry, on_ambiguous)
 
     async def send(
         self,
