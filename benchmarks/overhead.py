@@ -86,7 +86,7 @@ def _fake_client(base_url: str, *, rate_limit: float | None = 1e9) -> Any:
 
     client = tgo_async.Client(api_key=c.API_KEY, base_url=base_url, rate_limit=rate_limit)
 
-    async def request(method: str, url: Any, headers: Any, **kwargs: Any) -> Any:
+    async def request(method: str, url: Any, **kwargs: Any) -> Any:
         return RawResponse(201, RESPONSE_HEADERS, c.MESSAGE_BODY)
 
     client._transport.request = request
@@ -208,12 +208,11 @@ async def _loopback(base_url: str, rounds: int, calls: int) -> dict[str, Any]:
     async with tgo_async.Client(api_key=c.API_KEY, base_url=base_url, rate_limit=1e9) as client, \
             aiohttp.ClientSession() as session:
         transport = client._transport
-        json_headers = transport.json_headers
         target = client.messages._url
 
         async def via_transport(n: int) -> None:
             for _ in range(n):
-                raw = await transport.request("POST", target, json_headers, data=orjson.dumps(PAYLOAD))
+                raw = await transport.request("POST", target, json=orjson.dumps(PAYLOAD))
                 orjson.loads(raw.body)
 
         async def raw(n: int) -> None:

@@ -99,11 +99,9 @@ class Requester:
             await limiter.acquire(scope)
         if tracker is not None:
             tracker.dispatched = True
-        t = self.transport
         media = prepared.media if prepared is not None else None
         if media is None:
-            headers = t.json_headers if body is not None else t.get_headers
-            raw = await t.request(method, url, headers, data=body, time_left=time_left)
+            raw = await self.transport.request(method, url, json=body, time_left=time_left)
         else:
             assert prepared is not None
             lock = media.exclusive
@@ -112,8 +110,7 @@ class Requester:
                     form = aiohttp.FormData(prepared.form_fields)
                     form.add_field("media", readable, filename=media.filename,
                                    content_type=media.content_type)
-                    raw = await t.request(method, url, t.get_headers, data=form, time_left=time_left,
-                                          upload=True)
+                    raw = await self.transport.request(method, url, form=form, time_left=time_left)
         return self._decode(raw, scope, method, url)
 
     def _decode(self, raw: RawResponse, scope: str | None, method: str, url: URL) -> Any:

@@ -215,9 +215,14 @@ class ScopedRateLimiter:
         self, sender: str | None, status: int, headers: Mapping[str, str], retry_after: float | None
     ) -> None:
         """Adjust the scope this response speaks for: gates, header-driven rate, AIMD/CUBIC."""
-        now = self._now()
-        limit_text = _header(headers, "X-RateLimit-Limit")
-        remaining_text = _header(headers, "X-RateLimit-Remaining")
+        clock = self._clock  # inlined _now() and, for aiohttp's headers, _header(): on every response
+        now = clock.time() if clock is not None else asyncio.get_running_loop().time()
+        if type(headers) is CIMultiDictProxy:
+            limit_text = headers.get("X-RateLimit-Limit")
+            remaining_text = headers.get("X-RateLimit-Remaining")
+        else:
+            limit_text = _header(headers, "X-RateLimit-Limit")
+            remaining_text = _header(headers, "X-RateLimit-Remaining")
         limit = remaining = None
         if limit_text is not None or remaining_text is not None:  # on every response: skip 2 calls if absent
             limit, remaining = _number(limit_text), _number(remaining_text)

@@ -196,7 +196,10 @@ class MediaInfo:
     sha256: str | None = None
 
 
-@attrs.frozen
+# Frozen like every model, but not slotted: one is built per send, and a frozen slotted class can
+# only set its fields through ``object.__setattr__`` (about 11k CPU instructions for ten fields),
+# where a frozen dict class writes its instance dict directly (about 6k). Attribute reads cost the same.
+@attrs.frozen(slots=False)
 class Message:
     """A sent message: the send response and each message-log entry share this shape."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiohttp
 import pytest
 
 import tgo_async
@@ -94,13 +96,21 @@ async def test_plus_in_query_arrives_as_plus(recording_sandbox: RecordingSandbox
     assert log.query == {"to_phone": RECIPIENT}
 
 
+@pytest.mark.parametrize("lent_session", [False, True], ids=["own-session", "lent-session"])
 async def test_every_request_sends_api_key_and_accept_json(
-    recording_sandbox: RecordingSandbox, tmp_path: Path
+    recording_sandbox: RecordingSandbox, tmp_path: Path, lent_session: bool
 ) -> None:
-    """GET, JSON POST and multipart POST each carry X-Api-Key and Accept: application/json."""
+    """GET, JSON POST and multipart POST each carry X-Api-Key and Accept: application/json.
+
+    Both header paths: an own session carries them as its defaults, a lent one gets them per request.
+    """
     image = tmp_path / "a.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
-    async with tgo_async.Client(api_key="sandbox-key-all", base_url=recording_sandbox.base_url) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        session = await stack.enter_async_context(aiohttp.ClientSession()) if lent_session else None
+        client = await stack.enter_async_context(
+            tgo_async.Client(api_key="sandbox-key-all", base_url=recording_sandbox.base_url, session=session)
+        )
         await client.sender_numbers.list()
         await client.sender_numbers.register(phone="+201001234567")
         await client.contacts.lookup(phone=RECIPIENT)
