@@ -16,9 +16,12 @@ Why it is built this way:
 * **Not-before gates** (:meth:`TokenBucket.hold_until`) come from a server's ``Retry-After`` or
   ``X-RateLimit-Reset``. They are released only by the clock passing the deadline, never by another
   request finishing (an ``asyncio.Event`` that any completion can set is the bug this avoids).
-* **Injectable clock.** The default clock is the running loop (``loop.time()`` / ``loop.call_at``).
-  Any object with ``time()`` works; if it also has ``call_at(when, callback)`` the bucket schedules on
-  it, so :class:`ManualClock` drives tests deterministically without real sleeps.
+* **Injectable clock.** The default clock is ``time.monotonic``, which is asyncio's loop clock, read
+  directly: ``asyncio.get_running_loop()`` is a ``getpid`` system call on every use (CPython's fork
+  check), and this is read on every request. Timers go on the running loop with ``call_later``, so a
+  loop with a clock of its own (uvloop) works too. Any object with ``time()`` can replace it; if it
+  also has ``call_at(when, callback)`` the bucket schedules on it, so :class:`ManualClock` drives
+  tests deterministically without real sleeps.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import asyncio
 import heapq
 import itertools
 import math
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -40,7 +44,7 @@ __all__ = [
     "sleep_until",
 ]
 
-_get_running_loop = asyncio.get_running_loop
+_monotonic = time.monotonic
 
 # Tolerance when comparing token levels: timers may fire a hair early and float sums drift.
 _EPS = 1e-6
@@ -95,7 +99,7 @@ def default_burst(rate: float) -> int:
 def _call_at(clock: Clock | None, when: float, callback: Callable[[], object]) -> _Handle:
     """Schedule ``callback`` at clock time ``when`` on the clock itself if it can, else on the loop."""
     if clock is None:
-        return asyncio.get_running_loop().call_at(when, callback)
+        return asyncio.get_running_loop().call_later(max(0.0, when - _monotonic()), callback)
     call_at = getattr(clock, "call_at", None)
     if call_at is not None:
         handle: _Handle = call_at(when, callback)
@@ -104,7 +108,7 @@ def _call_at(clock: Clock | None, when: float, callback: Callable[[], object]) -
 
 
 async def sleep_until(clock: Clock | None, when: float) -> None:
-    """Sleep until clock time ``when`` (the running loop's clock if ``clock`` is None)."""
+    """Sleep until clock time ``when`` (``time.monotonic`` if ``clock`` is None)."""
     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def wake() -> None:
@@ -205,7 +209,7 @@ class TokenBucket:
         if self._waiters or not 1 <= n <= self._burst:
             return False
         clock = self._clock
-        now = clock.time() if clock is not None else _get_running_loop().time()
+        now = clock.time() if clock is not None else _monotonic()
         if now < self._not_before:
             return False
         if now > self._last:  # refill; a fresh bucket has _last = -inf and stays full
@@ -288,12 +292,12 @@ class TokenBucket:
 
     def _now(self) -> float:
         clock = self._clock
-        return clock.time() if clock is not None else _get_running_loop().time()
+        return clock.time() if clock is not None else _monotonic()
 
     def _now_or_none(self) -> float | None:
         try:
             return self._now()
-        except RuntimeError:  # repr outside a running loop
+        except RuntimeError:  # an injected clock that needs a running loop, read by repr outside one
             return None
 
     def _refill(self, now: float) -> None:

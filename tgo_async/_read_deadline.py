@@ -36,10 +36,13 @@ _start = aiohttp.ClientResponse.start
 class ReadDeadlines:
     """Per-client table of response deadlines, enforced by one timer (see the module docstring)."""
 
-    __slots__ = ("_at", "_deadlines", "_handle", "response_class", "window")
+    __slots__ = ("_at", "_deadlines", "_handle", "loop", "response_class", "window")
 
     def __init__(self, window: float) -> None:
         self.window = window
+        # Set by the transport when it creates its session (whose loop this is): looking it up per
+        # request would cost a getpid system call each time (asyncio.get_running_loop's fork check).
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: dict[aiohttp.ClientResponse, tuple[float, Any]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._at = math.inf
@@ -70,7 +73,7 @@ class ReadDeadlines:
         self._at = math.inf
 
     def _sent(self, response: aiohttp.ClientResponse, protocol: Any) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.loop or asyncio.get_running_loop()
         deadline = loop.time() + self.window
         self._deadlines[response] = (deadline, protocol)
         if deadline < self._at:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -215,7 +216,7 @@ class RedisRateLimiter:
 
     def _now(self) -> float:
         clock = self._clock
-        return clock.time() if clock is not None else asyncio.get_running_loop().time()
+        return clock.time() if clock is not None else time.monotonic()
 
     async def _call(self, n: int) -> int:
         hold = 0.0

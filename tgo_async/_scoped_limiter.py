@@ -26,14 +26,13 @@ Feedback, applied by :meth:`ScopedRateLimiter.on_response` after every response:
   curve on later successes: back to that rate after ~2 s, flat around it, then probing upwards to the
   configured (or header-capped) rate.
 
-A shared ``global_limiter`` (e.g. ``RedisRateLimiter``) must use the same clock as this object (the
-loop's, by default). If it is an ``AdaptiveLimiter`` it receives the global feedback itself; any other
-``Limiter`` is acquired last, behind a local adaptive bucket at the configured rate.
+A shared ``global_limiter`` (e.g. ``RedisRateLimiter``) must use the same clock as this object
+(``time.monotonic``, by default). If it is an ``AdaptiveLimiter`` it receives the global feedback
+itself; any other ``Limiter`` is acquired last, behind a local adaptive bucket at the configured rate.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import OrderedDict
@@ -53,6 +52,7 @@ _SENDER_SCOPES = frozenset({"sender", "sender_number", "sender-number", "number"
 
 
 _CASE_INSENSITIVE = (CIMultiDictProxy, CIMultiDict)
+_monotonic = time.monotonic  # the default clock, as TokenBucket's
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -216,7 +216,7 @@ class ScopedRateLimiter:
     ) -> None:
         """Adjust the scope this response speaks for: gates, header-driven rate, AIMD/CUBIC."""
         clock = self._clock  # inlined _now() and, for aiohttp's headers, _header(): on every response
-        now = clock.time() if clock is not None else asyncio.get_running_loop().time()
+        now = clock.time() if clock is not None else _monotonic()
         if type(headers) is CIMultiDictProxy:
             limit_text = headers.get("X-RateLimit-Limit")
             remaining_text = headers.get("X-RateLimit-Remaining")
@@ -309,7 +309,7 @@ class ScopedRateLimiter:
 
     def _now(self) -> float:
         clock = self._clock
-        return clock.time() if clock is not None else asyncio.get_running_loop().time()
+        return clock.time() if clock is not None else _monotonic()
 
     def _feedback_scope(self, sender: str | None, headers: Mapping[str, str]) -> _Scope:
         if sender is None:

@@ -91,7 +91,7 @@ class Transport:
         if self._session is None:
             if self._closed:
                 raise ClientClosedError("this tgo_async.Client is closed; create a new one")
-            asyncio.get_running_loop()  # a session must be born inside the loop that will use it
+            loop = asyncio.get_running_loop()  # a session must be born inside the loop that will use it
             connector = aiohttp.TCPConnector(
                 limit=self._config.connector_limit,
                 limit_per_host=self._config.connector_limit_per_host,
@@ -100,6 +100,7 @@ class Transport:
             extra: dict[str, Any] = {}
             if self._deadlines is not None:
                 extra["response_class"] = self._deadlines.response_class
+                self._deadlines.loop = loop
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.json_timeout,
                                                   headers=self._base_headers, auto_decompress=True,
                                                   trust_env=False, **extra)

@@ -298,3 +298,21 @@ def test_bucket_reused_on_a_new_loop_does_not_hang() -> None:
         await asyncio.wait_for(bucket.acquire(), 1.0)
 
     asyncio.run(use())
+
+
+def test_default_clock_is_time_monotonic_and_needs_no_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an injected clock the bucket reads time.monotonic directly, even outside a loop.
+
+    (``asyncio.get_running_loop()`` would be a getpid system call per request on CPython 3.11.)
+    """
+    from tgo_async import _limiter
+
+    now = [100.0]
+    monkeypatch.setattr(_limiter, "_monotonic", lambda: now[0])
+    bucket = TokenBucket(10, burst=1)
+    assert bucket.try_acquire()
+    assert not bucket.try_acquire()
+    now[0] += 0.099
+    assert not bucket.try_acquire()
+    now[0] += 0.002
+    assert bucket.try_acquire()
