@@ -13,7 +13,7 @@ import time
 
 from benchmarks._common import ROOT
 
-ALL = ("throughput", "overhead", "upload", "import_time", "limiter", "bulk_memory")
+ALL = ("throughput", "instructions", "overhead", "upload", "import_time", "limiter", "bulk_memory")
 
 
 def main(argv: list[str]) -> int:

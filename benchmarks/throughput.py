@@ -9,7 +9,7 @@ ratios, so drift of the machine during the run cancels out. Client CPU per reque
 (``time.process_time``) is reported too: when the server process is the bottleneck the req/s ratio
 flatters the client, the CPU ratio does not.
 
-    python -m benchmarks.throughput [--blocks 12] [--seconds 0.5] [--loop asyncio|uvloop] [--sock-read]
+    python -m benchmarks.throughput [--blocks 24] [--seconds 0.5] [--loop asyncio|uvloop] [--sock-read]
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ HEADERS_TABLE = ["loop", "concurrency", "vs raw", "raw req/s", "client req/s", "
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--blocks", type=int, default=12, help="paired blocks per cell (>= 12)")
+    parser.add_argument("--blocks", type=int, default=24, help="paired blocks per cell (>= 12)")
     parser.add_argument("--seconds", type=float, default=0.5, help="seconds per block and side")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default=None, help="only this loop")

@@ -38,7 +38,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from ._limiter import AdaptiveLimiter, Clock, Limiter, TokenBucket
 
@@ -52,6 +52,9 @@ _SENDER_SCOPES = frozenset({"sender", "sender_number", "sender-number", "number"
 
 
 _CASE_INSENSITIVE = (CIMultiDictProxy, CIMultiDict)
+# Looked up on every response; an ``istr`` key spares multidict case-folding the name each time.
+_LIMIT = istr("X-RateLimit-Limit")
+_REMAINING = istr("X-RateLimit-Remaining")
 _monotonic = time.monotonic  # the default clock, as TokenBucket's
 
 
@@ -218,8 +221,8 @@ class ScopedRateLimiter:
         clock = self._clock  # inlined _now() and, for aiohttp's headers, _header(): on every response
         now = clock.time() if clock is not None else _monotonic()
         if type(headers) is CIMultiDictProxy:
-            limit_text = headers.get("X-RateLimit-Limit")
-            remaining_text = headers.get("X-RateLimit-Remaining")
+            limit_text = headers.get(_LIMIT)
+            remaining_text = headers.get(_REMAINING)
         else:
             limit_text = _header(headers, "X-RateLimit-Limit")
             remaining_text = _header(headers, "X-RateLimit-Remaining")
