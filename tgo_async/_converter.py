@@ -29,6 +29,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._envelopes import unwrap_object
 from ._errors import DecodeError
 from .models import (
     ContactLookup,
@@ -44,7 +45,7 @@ from .models import (
     VerificationStatus,
 )
 
-__all__ = ["get_converter", "make_converter", "structure"]
+__all__ = ["get_converter", "make_converter", "message_from_body", "structure"]
 
 T = TypeVar("T")
 
@@ -375,6 +376,20 @@ def _structure_message(value: Any, cls: Any) -> Message:
 
 
 _hooks: dict[Any, Callable[[Any, Any], Any]] = {Message: _structure_message}
+
+
+def message_from_body(body: Any) -> Message:
+    """``structure(unwrap_object(body), Message)`` for a send response, the fast path tried first.
+
+    One call instead of four on every send; any body the fast path declines takes the general route,
+    with its envelope checks and error messages.
+    """
+    if type(body) is dict:
+        data = body.get("data")
+        fast = _fast_message(data if type(data) is dict else body)
+        if fast is not None:
+            return fast
+    return structure(unwrap_object(body), Message)
 
 
 def _describe(cls: Any) -> str:

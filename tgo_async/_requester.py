@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiohttp
 from yarl import URL
@@ -111,14 +111,16 @@ class Requester:
                     form.add_field("media", readable, filename=media.filename,
                                    content_type=media.content_type)
                     raw = await self.transport.request(method, url, form=form, time_left=time_left)
-        return self._decode(raw, scope, method, url)
-
-    def _decode(self, raw: RawResponse, scope: str | None, method: str, url: URL) -> Any:
         status = raw.status
         if status < 300:
-            if self.limiter is not None:
-                self.limiter.on_response(scope, status, raw.headers, None)
+            if limiter is not None:
+                limiter.on_response(scope, status, raw.headers, None)
             return decode_json(raw.body) if raw.body else None
+        self._raise_error(raw, scope, method, url)
+
+    def _raise_error(self, raw: RawResponse, scope: str | None, method: str, url: URL) -> NoReturn:
+        """A non-2xx response: feed the limiter, then raise the mapped APIError."""
+        status = raw.status
         retry_after = parse_retry_after(raw.headers) if status in (429, 503) else None
         if self.limiter is not None:
             self.limiter.on_response(scope, status, raw.headers, retry_after)

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tgo_async import _converter
-from tgo_async._converter import structure
+from tgo_async._converter import message_from_body, structure
+from tgo_async._envelopes import unwrap_object
 from tgo_async._errors import DecodeError
 from tgo_async.models import Message
 
@@ -83,3 +84,28 @@ def test_fast_path_gives_what_the_cattrs_hook_gives(body: dict[str, Any],
 def test_common_shapes_take_the_fast_path(body: dict[str, Any]) -> None:
     """The sandbox's and the docs' shapes never reach the per-field hooks."""
     assert _converter._fast_message(body) is not None
+
+
+def _from_body(body: Any) -> Message | str:
+    try:
+        return message_from_body(body)
+    except DecodeError as exc:
+        return f"DecodeError: {exc}"
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_message_from_body_equals_the_general_route(body: dict[str, Any]) -> None:
+    """The send path's one-call decode gives what structure(unwrap_object(...)) gives, bare or enveloped."""
+    expected = _outcome(unwrap_object(dict(body)))
+    assert _from_body(dict(body)) == expected
+    assert _from_body({"data": dict(body)}) == expected
+
+
+@pytest.mark.parametrize("body", [None, [SEND_RESPONSE], "created", {"data": "x"}, {"data": None}])
+def test_message_from_body_rejects_what_the_general_route_rejects(body: Any) -> None:
+    """A body that is no message (not an object, or an object without one) fails with the same text."""
+    with pytest.raises(DecodeError) as general:
+        structure(unwrap_object(body), Message)
+    with pytest.raises(DecodeError) as fast:
+        message_from_body(body)
+    assert str(fast.value) == str(general.value)

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from .._converter import structure
-from .._envelopes import parse_page, unwrap_object
+from .._converter import message_from_body, structure
+from .._envelopes import parse_page
 from .._errors import DecodeError, ValidationError
 from .._prepare import MediaInput, PreparedSend, prepare_media, prepare_text
 from .._retry import RetryPolicy
@@ -55,8 +55,8 @@ class Messages(Resource):
         # ``_send`` inlined: the hot path, one coroutine frame fewer per send.
         if on_ambiguous not in (None, "raise", "retry"):
             raise ValidationError("on_ambiguous", f"must be 'raise' or 'retry', not {on_ambiguous!r}")
-        body = await self._r.send(self._url, prepared, policy=retry, on_ambiguous=on_ambiguous)
-        return structure(unwrap_object(body), Message)
+        return message_from_body(await self._r.send(self._url, prepared, policy=retry,
+                                                    on_ambiguous=on_ambiguous))
 
     async def send_image(
         self,
@@ -126,7 +126,7 @@ class Messages(Resource):
 
     @staticmethod
     def _structure(body: Any) -> Message:
-        return structure(unwrap_object(body), Message)
+        return message_from_body(body)
 
     def send_many(
         self,
