@@ -13,8 +13,8 @@ The converter is built on first need (``get_converter``), not at import: generat
 functions is most of what ``import tgo_async`` would otherwise add over its dependencies, and a
 service that only sends text may never need it (``Message`` bodies of the usual shape take
 ``_fast_message``). cattrs generates one structure function per class on first use and caches it;
-``structure`` additionally caches the dispatch result, so the hot path (``structure(body, Message)``
-on every send) is one dict lookup plus the fast path.
+``structure`` additionally caches the dispatch result. The send path calls ``message_from_body``:
+envelope and fast path in one call, the general route only for bodies the fast path declines.
 """
 
 from __future__ import annotations
