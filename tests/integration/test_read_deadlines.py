@@ -13,39 +13,20 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
+from tests.loopback import slow_message_server
 from tgo_async import Client, ConnectionLostError, OutcomeUnknownError, Timeouts
 from tgo_async._read_deadline import ReadDeadlines
 
 SENDER = "+201001187188"
 TO = "+201010000000"
-MESSAGE = {"id": 1, "sender_number_id": 12, "to_phone": TO, "message_type": "text", "content": "hi",
-           "status": "queued", "sent_at": "2025-01-10T08:00:00Z"}
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[str, dict[str, float]]]:
     """A loopback server answering sends after ``delay["s"]`` seconds."""
-    delay = {"s": 0.0}
-
-    async def send(request: web.Request) -> web.Response:
-        await request.read()
-        if delay["s"]:
-            await asyncio.sleep(delay["s"])
-        return web.json_response(MESSAGE, status=201)
-
-    app = web.Application()
-    app.router.add_post("/api/v1/messages", send)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", delay
-    finally:
-        await runner.cleanup()
+    async with slow_message_server() as served:
+        yield served
 
 
 async def _send(client: Client) -> Any:

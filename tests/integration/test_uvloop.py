@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp import web
 
 import tgo_async
+from tests.loopback import slow_message_server
 from tgo_async import ConnectionLostError, OutcomeUnknownError, Timeouts, TokenBucket
 
 uvloop = pytest.importorskip("uvloop")
@@ -23,8 +23,6 @@ uvloop = pytest.importorskip("uvloop")
 T = TypeVar("T")
 SENDER = "+201001187188"
 TO = "+201010000000"
-MESSAGE = {"id": 7, "sender_number_id": 12, "to_phone": TO, "message_type": "text", "content": "hi",
-           "status": "queued", "sent_at": "2025-01-10T08:00:00Z"}
 
 
 def _on_uvloop(main: Callable[[], Awaitable[T]]) -> T:
@@ -66,34 +64,17 @@ def test_send_and_read_deadline_on_uvloop() -> None:
     """A send decodes on uvloop, and a slow answer still ends unknown through the read deadline."""
 
     async def main() -> tuple[Any, BaseException | None]:
-        delay = {"s": 0.0}
-
-        async def send(request: web.Request) -> web.Response:
-            await request.read()
-            await asyncio.sleep(delay["s"])
-            return web.json_response(MESSAGE, status=201)
-
-        app = web.Application()
-        app.router.add_post("/api/v1/messages", send)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with tgo_async.Client("k" * 16, f"http://127.0.0.1:{port}",
-                                        timeouts=Timeouts(read=0.2)) as client:
-                message = await client.messages.send_text(sender_phone=SENDER, to_phone=TO, content="hi")
-                delay["s"] = 1.0
-                try:
-                    await client.messages.send_text(sender_phone=SENDER, to_phone=TO, content="hi")
-                except OutcomeUnknownError as exc:
-                    return message, exc.cause
-                return message, None
-        finally:
-            await runner.cleanup()
+        async with slow_message_server() as (url, delay), \
+                tgo_async.Client("k" * 16, url, timeouts=Timeouts(read=0.2)) as client:
+            message = await client.messages.send_text(sender_phone=SENDER, to_phone=TO, content="hi")
+            delay["s"] = 1.0
+            try:
+                await client.messages.send_text(sender_phone=SENDER, to_phone=TO, content="hi")
+            except OutcomeUnknownError as exc:
+                return message, exc.cause
+            return message, None
 
     message, cause = _on_uvloop(main)
-    assert message.id == 7
+    assert message.id == 1
     assert isinstance(cause, ConnectionLostError)
     assert cause.timeout
