@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import attrs
 
-from ._prepare import MediaInput, PreparedSend, prepare_media, prepare_text
-from ._validation import check_duration
+from ._prepare import (
+    MediaInput,
+    PreparedSend,
+    prepare_document,
+    prepare_image,
+    prepare_text,
+    prepare_voice,
+)
 
 __all__ = [
     "DocumentMessage",
@@ -45,9 +51,8 @@ class ImageMessage(_Base):
     caption: str | None = None
 
     def prepare(self) -> PreparedSend:
-        extra = (("caption", self.caption),) if self.caption else ()
-        return prepare_media(
-            "image", self.sender_phone, self.sender_number_id, self.to_phone, self.media, extra
+        return prepare_image(
+            self.sender_phone, self.sender_number_id, self.to_phone, self.media, self.caption
         )
 
 
@@ -57,9 +62,8 @@ class VoiceMessage(_Base):
     duration: int
 
     def prepare(self) -> PreparedSend:
-        extra = (("duration", str(check_duration(self.duration))),)
-        return prepare_media(
-            "voice", self.sender_phone, self.sender_number_id, self.to_phone, self.media, extra
+        return prepare_voice(
+            self.sender_phone, self.sender_number_id, self.to_phone, self.media, self.duration
         )
 
 
@@ -69,9 +73,8 @@ class DocumentMessage(_Base):
     caption: str | None = None
 
     def prepare(self) -> PreparedSend:
-        extra = (("caption", self.caption),) if self.caption else ()
-        return prepare_media(
-            "document", self.sender_phone, self.sender_number_id, self.to_phone, self.media, extra
+        return prepare_document(
+            self.sender_phone, self.sender_number_id, self.to_phone, self.media, self.caption
         )
 
 

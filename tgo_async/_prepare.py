@@ -12,9 +12,9 @@ from typing import BinaryIO, NamedTuple
 import orjson
 
 from ._media import Media, as_media
-from ._validation import check_content, check_phone, check_sender
+from ._validation import check_content, check_duration, check_phone, check_sender
 
-__all__ = ["MediaInput", "PreparedSend", "prepare_media", "prepare_text"]
+__all__ = ["MediaInput", "PreparedSend", "prepare_document", "prepare_image", "prepare_text", "prepare_voice"]
 
 MediaInput = Media | Path | bytes | BinaryIO
 
@@ -51,7 +51,7 @@ def prepare_text(
     return _new_tuple(PreparedSend, (str(sender), "text", orjson.dumps(body), (), None))
 
 
-def prepare_media(
+def _prepare_media(
     message_type: str,
     sender_phone: str | None,
     sender_number_id: int | None,
@@ -69,3 +69,21 @@ def prepare_media(
     return PreparedSend(
         sender=str(sender), message_type=message_type, form_fields=fields, media=as_media(media)
     )
+
+
+def prepare_image(sender_phone: str | None, sender_number_id: int | None, to_phone: str, media: object,
+                  caption: str | None) -> PreparedSend:
+    extra = (("caption", caption),) if caption else ()
+    return _prepare_media("image", sender_phone, sender_number_id, to_phone, media, extra)
+
+
+def prepare_voice(sender_phone: str | None, sender_number_id: int | None, to_phone: str, media: object,
+                  duration: int) -> PreparedSend:
+    extra = (("duration", str(check_duration(duration))),)
+    return _prepare_media("voice", sender_phone, sender_number_id, to_phone, media, extra)
+
+
+def prepare_document(sender_phone: str | None, sender_number_id: int | None, to_phone: str, media: object,
+                     caption: str | None) -> PreparedSend:
+    extra = (("caption", caption),) if caption else ()
+    return _prepare_media("document", sender_phone, sender_number_id, to_phone, media, extra)

@@ -9,9 +9,16 @@ from yarl import URL
 from .._converter import message_from_body, structure
 from .._envelopes import parse_page
 from .._errors import DecodeError, ValidationError
-from .._prepare import MediaInput, PreparedSend, prepare_media, prepare_text
+from .._prepare import (
+    MediaInput,
+    PreparedSend,
+    prepare_document,
+    prepare_image,
+    prepare_text,
+    prepare_voice,
+)
 from .._retry import RetryPolicy
-from .._validation import check_duration, check_phone
+from .._validation import check_phone
 from ..models import Message
 from ._base import Resource
 from .contacts import query_url
@@ -70,8 +77,7 @@ class Messages(Resource):
         on_ambiguous: OnAmbiguous | None = None,
     ) -> Message:
         """Send an image, streamed as multipart ``media``."""
-        extra = (("caption", caption),) if caption else ()
-        prepared = prepare_media("image", sender_phone, sender_number_id, to_phone, media, extra)
+        prepared = prepare_image(sender_phone, sender_number_id, to_phone, media, caption)
         return await self._send(prepared, retry, on_ambiguous)
 
     async def send_voice(
@@ -86,8 +92,7 @@ class Messages(Resource):
         on_ambiguous: OnAmbiguous | None = None,
     ) -> Message:
         """Send a voice note; ``duration`` is whole seconds, 1..300."""
-        extra = (("duration", str(check_duration(duration))),)
-        prepared = prepare_media("voice", sender_phone, sender_number_id, to_phone, media, extra)
+        prepared = prepare_voice(sender_phone, sender_number_id, to_phone, media, duration)
         return await self._send(prepared, retry, on_ambiguous)
 
     async def send_document(
@@ -102,8 +107,7 @@ class Messages(Resource):
         on_ambiguous: OnAmbiguous | None = None,
     ) -> Message:
         """Send a document (PDF or any file), streamed as multipart ``media``."""
-        extra = (("caption", caption),) if caption else ()
-        prepared = prepare_media("document", sender_phone, sender_number_id, to_phone, media, extra)
+        prepared = prepare_document(sender_phone, sender_number_id, to_phone, media, caption)
         return await self._send(prepared, retry, on_ambiguous)
 
     async def send(
